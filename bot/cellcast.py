@@ -1,0 +1,205 @@
+"""Cellcast MMS gateway client: one ``POST /api/v1/gatewaymms`` in, one typed outcome out.
+
+Cellcast has no idempotency key, so a request is only ever sent again when it provably was not
+processed: the connection was never made, or the gateway said 429 (over its rate limit).
+Anything that may have reached the gateway (read timeout, dropped connection, 5xx, a body we cannot
+read) ends as an ``OutcomeUnknown`` error and is never retried here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from bot.sending.gateway import (
+    BalanceTooLow,
+    ContactsRejected,
+    GatewayRejected,
+    GatewayResult,
+    InvalidContact,
+    MalformedResponse,
+    MediaFile,
+    OutcomeUnknown,
+    QueuedContact,
+    RateLimited,
+    SenderNotRegistered,
+    ServerError,
+    TokenExpired,
+    Unreachable,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.cellcast.com"
+SEND_PATH = "/api/v1/gatewaymms"
+COUNTRY_CODE_AU = "61"
+MAX_CONTACTS_PER_CALL = 1000
+
+
+class CellcastClient:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        *,
+        connect_attempts: int = 3,
+        rate_limit_attempts: int = 5,
+        max_retry_after: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = base_url.rstrip("/") + SEND_PATH
+        self._connect_attempts = connect_attempts
+        self._rate_limit_attempts = rate_limit_attempts
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            # No transport-level retries: every retry decision is made below, on purpose.
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=5.0),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send_mms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str],
+        sender: str | None = None,
+        media: MediaFile | None = None,
+        gif_url: str | None = None,
+    ) -> GatewayResult:
+        if not contacts or len(contacts) > MAX_CONTACTS_PER_CALL:
+            raise ValueError(f"a call takes 1 to {MAX_CONTACTS_PER_CALL} contacts, got {len(contacts)}")
+        fields = {"message": message, "contacts": json.dumps(list(contacts)), "countryCode": COUNTRY_CODE_AU}
+        if sender:
+            fields["sender"] = sender
+        if gif_url:
+            fields["gif"] = gif_url
+        # Always multipart/form-data, as the gateway documents, even without a file: a part with no
+        # filename is a plain form field.
+        parts: list[tuple[str, tuple]] = [(name, (None, value.encode())) for name, value in fields.items()]
+        if media:
+            parts.append(("media", (media.filename, media.content, media.content_type)))
+        return _interpret(self._post(parts, len(contacts)))
+
+    def _post(self, parts: list[tuple[str, tuple]], count: int) -> httpx.Response:
+        connect_failures = 0
+        rate_limited = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self._http.post(self._url, files=parts)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request never left: safe to try again.
+                connect_failures += 1
+                log.warning("cellcast: could not connect (%s), attempt %d", type(exc).__name__, connect_failures)
+                if connect_failures >= self._connect_attempts:
+                    raise Unreachable(type(exc).__name__) from None
+                self._sleep(min(0.5 * 2 ** (connect_failures - 1), 5.0))
+                continue
+            except httpx.TimeoutException as exc:
+                log.error("cellcast: %s after sending %d contacts; outcome unknown", type(exc).__name__, count)
+                raise OutcomeUnknown(f"{type(exc).__name__}: no answer in time") from None
+            except httpx.TransportError as exc:
+                log.error("cellcast: connection lost (%s) after sending %d contacts; outcome unknown", type(exc).__name__, count)
+                raise OutcomeUnknown(f"{type(exc).__name__}: the connection was lost") from None
+            log.info("cellcast: HTTP %d for %d contacts in %.0f ms", response.status_code, count, (time.monotonic() - started) * 1000)
+            if response.status_code != 429:
+                return response
+            rate_limited += 1
+            wait = _retry_after(response)
+            if rate_limited >= self._rate_limit_attempts or wait > self._max_retry_after:
+                raise RateLimited(_message_of(_json_or_none(response)), status=429)
+            log.warning("cellcast: 429, waiting %.1f s before trying again (nothing was processed)", wait)
+            self._sleep(wait)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return 1.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _json_or_none(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message_of(body: object) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "msg"):
+            if isinstance(body.get(key), str):
+                return body[key]
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("errorMessage"), str):
+            return error["errorMessage"]
+    return ""
+
+
+def _interpret(response: httpx.Response) -> GatewayResult:
+    status = response.status_code
+    body = _json_or_none(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("sender"):
+        raise SenderNotRegistered(_message_of(body), status=status)
+    if status == 401:
+        raise TokenExpired(_message_of(body), status=status)
+    if status == 422:
+        raise BalanceTooLow(_message_of(body), status=status)
+    if status == 400:
+        raise ContactsRejected(_message_of(body), status=status)
+    if 500 <= status <= 599:
+        raise ServerError(_message_of(body) or response.reason_phrase, status=status)
+    if 400 <= status <= 499:
+        raise GatewayRejected(_message_of(body) or response.reason_phrase, status=status)
+    if not 200 <= status <= 299:
+        raise MalformedResponse(f"unexpected HTTP {status}", status=status)
+    if not isinstance(body, dict):
+        raise MalformedResponse("the answer was not JSON", status=status)
+    if body.get("status") is False:
+        raise GatewayRejected(_message_of(body), status=status)
+    data = body.get("data")
+    if body.get("status") is not True or not isinstance(data, dict) or not isinstance(data.get("queueResponse", []), list):
+        raise MalformedResponse("the answer had no queue report", status=status)
+    try:
+        return GatewayResult(
+            queued=[QueuedContact(_national(item["Contact"]), str(item.get("MessageId", ""))) for item in data.get("queueResponse") or []],
+            invalid=[
+                InvalidContact(str(item.get("Contact", "")).strip(), str(item.get("Error", "")), str(item.get("ErrorType", "")))
+                for item in data.get("invalidContacts") or []
+            ],
+            unsubscribed=[_national(number) for number in data.get("unsubscribeContacts") or []],
+            message=str(data.get("message", "")),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise MalformedResponse(f"the queue report was not in the documented shape ({exc!r})", status=status) from None
+
+
+def _national(contact: object) -> str:
+    """The gateway answers in 9-digit national form; accept the longer forms too, to be safe."""
+    digits = "".join(ch for ch in str(contact) if ch.isdigit())
+    if len(digits) == 11 and digits.startswith("61"):
+        return digits[2:]
+    if len(digits) == 10 and digits.startswith("0"):
+        return digits[1:]
+    return digits

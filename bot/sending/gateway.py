@@ -1,0 +1,138 @@
+"""What the send domain needs from an MMS gateway: one call, a typed result or a typed error.
+
+The Cellcast adapter (bot/cellcast.py) implements this; the domain depends only on this module,
+so that it can be driven by a fake in tests or by another gateway later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Sequence
+
+Outcome = Literal["failed", "unknown"]
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class QueuedContact:
+    number: str  # as the gateway echoes it: 9-digit national form
+    message_id: str
+
+
+@dataclass(frozen=True)
+class InvalidContact:
+    contact: str
+    error: str
+    error_type: str
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    queued: list[QueuedContact] = field(default_factory=list)
+    invalid: list[InvalidContact] = field(default_factory=list)
+    unsubscribed: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+class GatewayError(Exception):
+    """A call that did not queue anything we know of.
+
+    ``outcome`` is what matters to a person: ``failed`` means the gateway provably did not take the
+    batch (safe to send again), ``unknown`` means the request left and we cannot tell (sending
+    again could deliver and charge twice).
+    """
+
+    kind = "gateway_error"
+    outcome: Outcome = "failed"
+    summary = "The gateway refused the request."
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        self.detail = detail[:300]
+        self.status = status
+        super().__init__(f"{self.kind} (HTTP {status}): {self.detail}" if status else f"{self.kind}: {self.detail}")
+
+    @property
+    def user_message(self) -> str:
+        return f"{self.summary} Gateway said: “{self.detail}”" if self.detail else self.summary
+
+
+class TokenExpired(GatewayError):
+    kind = "token_expired"
+    summary = "The Cellcast API key was refused (expired or invalid). An admin must renew CELLCAST_API_KEY."
+
+
+class SenderNotRegistered(GatewayError):
+    kind = "sender_not_registered"
+    summary = "The sender ID is not registered with Cellcast. Leave it blank to use the default, or register it."
+
+
+class ContactsRejected(GatewayError):
+    kind = "contacts_rejected"
+    summary = "The gateway rejected the contact list."
+
+
+class BalanceTooLow(GatewayError):
+    kind = "balance_too_low"
+    summary = "The Cellcast balance is too low for this send. Recharge the account, then send again."
+
+
+class GatewayRejected(GatewayError):
+    kind = "rejected"
+    summary = "The gateway refused the request."
+
+
+class RateLimited(GatewayError):
+    kind = "rate_limited"
+    summary = "The gateway kept answering 'too many requests'; nothing was sent for this batch."
+
+
+class Unreachable(GatewayError):
+    kind = "unreachable"
+    summary = "The gateway could not be reached; nothing was sent for this batch."
+
+
+class OutcomeUnknown(GatewayError):
+    kind = "no_answer"
+    outcome: Outcome = "unknown"
+    summary = (
+        "No answer from the gateway — outcome unknown. These numbers may or may not have been sent; "
+        "check Cellcast's reports before sending to them again."
+    )
+
+
+class ServerError(OutcomeUnknown):
+    kind = "server_error"
+    summary = (
+        "The gateway failed with a server error after receiving the request — outcome unknown. "
+        "Check Cellcast's reports before sending to these numbers again."
+    )
+
+
+class MalformedResponse(OutcomeUnknown):
+    kind = "bad_response"
+    summary = (
+        "The gateway's answer could not be understood — outcome unknown. "
+        "Check Cellcast's reports before sending to these numbers again."
+    )
+
+
+# Errors that will repeat for every batch of the same send: no point calling again.
+ACCOUNT_LEVEL = (TokenExpired, SenderNotRegistered, BalanceTooLow)
+
+
+class Gateway(Protocol):
+    def send_mms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str],
+        sender: str | None = None,
+        media: MediaFile | None = None,
+        gif_url: str | None = None,
+    ) -> GatewayResult: ...

@@ -1,0 +1,161 @@
+"""A loopback server that answers like Cellcast's gatewaymms endpoint, and misbehaves on demand.
+
+Bodies are copied from the shapes in ../shared/reference/cellcast-send-mms-api.txt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+
+from tests.fakes.server import LoopbackServer, QuietHandler
+
+ENVELOPE = {
+    "app_type": "web", "app_version": "1.0", "maintainence": 0, "new_version": 0, "force_update": 0,
+    "invalid_token": 0, "refresh_token": "", "show_message": 0, "is_enc": False, "message_type": "toast",
+}
+SENDER_NOT_REGISTERED = {**ENVELOPE, "status": False, "message": "Your sender id is not registered.", "data": {}, "error": {"sender": "not_registered"}}
+CONTACTS_400 = {
+    "code": 400,
+    "message": "Contacts must either start with 61 or +61 and be exactly 11 digits long (e.g., 614xxxxxxxx or +614xxxxxxxx), or be 9 digits without the area code (e.g., 4xxxxxxxx)",
+    "stack": "APIError: Contacts are required.",
+}
+BALANCE_422 = {
+    **ENVELOPE, "status": False, "message": "Your balance is too low for this request, please recharge.", "data": {},
+    "error": {"errorMessage": "Your balance is too low for this request, please recharge."},
+}
+TOKEN_401 = {"code": 401, "message": "Token expired", "stack": "APIError: Token expired ...."}
+STATUS_FALSE_200 = {**ENVELOPE, "status": False, "message": "Something went wrong", "data": {}, "error": {}}
+
+
+@dataclass
+class ReceivedCall:
+    fields: dict[str, str]
+    media: tuple[str, bytes, str] | None
+    authorization: str
+    content_type: str
+    at: float
+
+    @property
+    def contacts(self) -> list[str]:
+        return json.loads(self.fields["contacts"])
+
+
+@dataclass
+class FakeCellcast:
+    """Scripted behaviours are used one per request, in order; after that every call succeeds."""
+
+    unsubscribed: set[str] = field(default_factory=set)
+    latency: float = 0.0
+    calls: list[ReceivedCall] = field(default_factory=list)
+    script: deque = field(default_factory=deque)
+
+    def start(self) -> "FakeCellcast":
+        fake = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                fake._handle(self)
+
+        self.server = LoopbackServer(Handler).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def then(self, *behaviours) -> "FakeCellcast":
+        self.script.extend(behaviours)
+        return self
+
+    def all_contacts(self) -> list[str]:
+        return [c for call in self.calls for c in call.contacts]
+
+    def _handle(self, handler: QuietHandler) -> None:
+        body = handler.read_body()
+        if handler.path != "/api/v1/gatewaymms":
+            handler.send(404, b'{"message":"not found"}')
+            return
+        call = _parse(handler, body)
+        with self.server.lock:
+            self.calls.append(call)
+            behaviour = self.script.popleft() if self.script else "ok"
+        if self.latency:
+            time.sleep(self.latency)
+        name, arg = (behaviour if isinstance(behaviour, tuple) else (behaviour, None))
+        if name == "ok":
+            handler.send(200, json.dumps(self._queue_report(call)).encode())
+        elif name == "slow":
+            time.sleep(arg)
+            handler.send(200, json.dumps(self._queue_report(call)).encode())
+        elif name == "drop":
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            handler.close_connection = True
+        elif name == "429":
+            handler.send(429, b'{"message":"OVER_LIMIT"}', headers={"Retry-After": str(arg if arg is not None else 1)})
+        elif name == "500":
+            handler.send(500, b"<html><body>Internal Server Error</body></html>", "text/html")
+        elif name == "garbage":
+            handler.send(200, b"<html>maintenance</html>", "text/html")
+        elif name == "sender":
+            handler.send(400, json.dumps(SENDER_NOT_REGISTERED).encode())
+        elif name == "contacts400":
+            handler.send(400, json.dumps(CONTACTS_400).encode())
+        elif name == "401":
+            handler.send(401, json.dumps(TOKEN_401).encode())
+        elif name == "422":
+            handler.send(422, json.dumps(BALANCE_422).encode())
+        elif name == "status_false":
+            handler.send(200, json.dumps(STATUS_FALSE_200).encode())
+        else:
+            raise AssertionError(f"unknown behaviour {behaviour!r}")
+
+    def _queue_report(self, call: ReceivedCall) -> dict:
+        queued, invalid, unsubscribed = [], [], []
+        for index, contact in enumerate(call.contacts):
+            national = _national(contact)
+            if national is None:
+                invalid.append({"Contact": f' "{contact}"', "Error": "Number is not valid", "ErrorType": "number_not_valid"})
+            elif national in self.unsubscribed:
+                unsubscribed.append(national)
+            else:
+                queued.append({"Contact": national, "MessageId": f"6752be53{len(self.calls):08x}{index:08x}", "Result": "Message added to queue."})
+        return {
+            **ENVELOPE, "status": True, "message": "Request is being processed",
+            "data": {
+                "queueResponse": queued, "message": "success register all valid contacts to queue",
+                "invalidContacts": invalid, "unsubscribeContacts": unsubscribed,
+                "totalValidContact": len(queued), "totalInvalidContact": len(invalid), "totalUnsubscribeContact": len(unsubscribed),
+            },
+            "error": {},
+        }
+
+
+def _national(contact: str) -> str | None:
+    match = re.fullmatch(r"(?:\+?61|0)?(4\d{8})", contact)
+    return match.group(1) if match else None
+
+
+def _parse(handler: QuietHandler, body: bytes) -> ReceivedCall:
+    content_type = handler.headers.get("Content-Type", "")
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields: dict[str, str] = {}
+    media = None
+    if message.is_multipart():
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if part.get_filename():
+                media = (part.get_filename(), payload, part.get_content_type())
+            else:
+                fields[name] = payload.decode()
+    return ReceivedCall(fields, media, handler.headers.get("Authorization", ""), content_type, time.monotonic())

@@ -1,0 +1,147 @@
+"""The gateway client against a real loopback server answering with the documented bodies."""
+
+import socket
+
+import pytest
+
+from bot.cellcast import CellcastClient
+from bot.sending import gateway as g
+from bot.sending.gateway import MediaFile
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def client_for(fake, **kwargs):
+    kwargs.setdefault("sleep", lambda seconds: None)
+    return CellcastClient("key-SECRET-123", fake.base_url, timeout=kwargs.pop("timeout", 2.0), **kwargs)
+
+
+def send(client, contacts=("+61400000002",), **kwargs):
+    return client.send_mms(message=kwargs.pop("message", "Hello\r\nthere"), contacts=list(contacts), **kwargs)
+
+
+def test_request_is_documented_multipart_with_bearer_key(cellcast):
+    send(client_for(cellcast), contacts=["+61400000002", "+61400000003"], sender="ACME", gif_url="https://x.test/a.gif",
+         media=MediaFile("pic.png", PNG, "image/png"))
+    (call,) = cellcast.calls
+    assert call.authorization == "Bearer key-SECRET-123"
+    assert call.content_type.startswith("multipart/form-data")
+    assert call.fields == {
+        "message": "Hello\r\nthere", "contacts": '["+61400000002", "+61400000003"]', "countryCode": "61",
+        "sender": "ACME", "gif": "https://x.test/a.gif",
+    }
+    assert call.media == ("pic.png", PNG, "image/png")
+
+
+def test_without_media_it_is_still_multipart_and_omits_blank_fields(cellcast):
+    send(client_for(cellcast))
+    (call,) = cellcast.calls
+    assert call.content_type.startswith("multipart/form-data")
+    assert set(call.fields) == {"message", "contacts", "countryCode"}
+    assert call.media is None
+
+
+def test_success_reports_queued_invalid_and_unsubscribed(cellcast):
+    cellcast.unsubscribed = {"400000001"}
+    result = send(client_for(cellcast), contacts=["+61400000001", "+61400000002", "0400000003", "62400000001"])
+    assert [q.number for q in result.queued] == ["400000002", "400000003"]
+    assert all(q.message_id for q in result.queued)
+    assert result.unsubscribed == ["400000001"]
+    assert [(i.contact, i.error_type) for i in result.invalid] == [('"62400000001"', "number_not_valid")]
+
+
+@pytest.mark.parametrize(
+    "behaviour, error, outcome, words",
+    [
+        ("401", g.TokenExpired, "failed", "API key"),
+        ("sender", g.SenderNotRegistered, "failed", "not registered"),
+        ("contacts400", g.ContactsRejected, "failed", "Contacts must either start with 61"),
+        ("422", g.BalanceTooLow, "failed", "balance is too low"),
+        ("status_false", g.GatewayRejected, "failed", "Something went wrong"),
+        ("500", g.ServerError, "unknown", "outcome unknown"),
+        ("garbage", g.MalformedResponse, "unknown", "outcome unknown"),
+        ("drop", g.OutcomeUnknown, "unknown", "outcome unknown"),
+    ],
+)
+def test_each_documented_failure_is_typed_and_never_retried(cellcast, behaviour, error, outcome, words):
+    cellcast.then(behaviour)
+    with pytest.raises(error) as caught:
+        send(client_for(cellcast))
+    assert caught.value.outcome == outcome
+    assert words.lower() in caught.value.user_message.lower()
+    assert len(cellcast.calls) == 1
+
+
+def test_read_timeout_is_unknown_outcome_with_exactly_one_request(cellcast):
+    cellcast.then(("slow", 1.5))
+    with pytest.raises(g.OutcomeUnknown) as caught:
+        send(client_for(cellcast, timeout=0.5))
+    assert caught.value.outcome == "unknown"
+    assert len(cellcast.calls) == 1
+
+
+def test_429_waits_retry_after_then_succeeds(cellcast):
+    waits = []
+    cellcast.then(("429", 2), ("429", 3))
+    result = send(client_for(cellcast, sleep=waits.append))
+    assert waits == [2.0, 3.0]
+    assert len(cellcast.calls) == 3
+    assert [q.number for q in result.queued] == ["400000002"]
+
+
+def test_429_that_never_ends_is_a_failure_not_a_loop(cellcast):
+    cellcast.then(*[("429", 0)] * 10)
+    with pytest.raises(g.RateLimited) as caught:
+        send(client_for(cellcast, rate_limit_attempts=3))
+    assert caught.value.outcome == "failed"
+    assert len(cellcast.calls) == 3
+
+
+def test_retry_after_too_long_is_not_waited(cellcast):
+    waits = []
+    cellcast.then(("429", 3600))
+    with pytest.raises(g.RateLimited):
+        send(client_for(cellcast, sleep=waits.append))
+    assert waits == [] and len(cellcast.calls) == 1
+
+
+def test_connect_failure_is_retried_then_reported_as_unreachable():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        waits = []
+        client = CellcastClient("k", f"http://127.0.0.1:{port}", timeout=1.0, connect_attempts=3, sleep=waits.append)
+        with pytest.raises(g.Unreachable) as caught:
+            send(client)
+    assert caught.value.outcome == "failed"
+    assert len(waits) == 2
+
+
+def test_connect_failure_then_success_sends_once(cellcast):
+    real = client_for(cellcast)
+    calls = []
+
+    def flaky_sleep(seconds):
+        calls.append(seconds)
+        real._url = cellcast.base_url + "/api/v1/gatewaymms"  # the gateway comes back
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        real._url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v1/gatewaymms"
+        real._sleep = flaky_sleep
+        result = send(real)
+    assert len(calls) == 1 and len(cellcast.calls) == 1 and result.queued
+
+
+def test_the_api_key_never_appears_in_errors(cellcast):
+    for behaviour in ("401", "500", "garbage", "drop"):
+        cellcast.then(behaviour)
+        with pytest.raises(g.GatewayError) as caught:
+            send(client_for(cellcast))
+        assert "SECRET" not in str(caught.value) and "SECRET" not in caught.value.user_message
+
+
+def test_more_than_1000_contacts_is_refused_before_sending(cellcast):
+    with pytest.raises(ValueError):
+        send(client_for(cellcast), contacts=[f"+614{i:08d}" for i in range(1001)])
+    assert cellcast.calls == []
