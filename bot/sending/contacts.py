@@ -113,7 +113,7 @@ class _Collector:
             self.accept(normalise(chunk))
             return
         except InvalidNumber as whole_error:
-            if " " not in chunk:
+            if " " not in chunk or not any(ch.isdigit() for ch in chunk):
                 self.reject(chunk, str(whole_error))
                 return
         self._spaced(chunk.split())
@@ -129,14 +129,25 @@ class _Collector:
                 self.entry(token)
                 continue
             candidate = pending + [token]
-            if len(_digits_of(candidate)) > _LONGEST_FORM and pending:
-                self._flush(pending)
-                candidate = [token]
             try:
                 self.accept(normalise("".join(candidate)))
                 pending = []
+                continue
             except InvalidNumber:
-                pending = candidate
+                pass
+            if pending:
+                try:
+                    number = normalise(token)  # the token is a number of its own: what came before was not
+                except InvalidNumber:
+                    number = None
+                if number is not None or len(_digits_of(candidate)) > _LONGEST_FORM:
+                    self._flush(pending)
+                    pending = []
+                    if number is not None:
+                        self.accept(number)
+                        continue
+                    candidate = [token]
+            pending = candidate
         self._flush(pending)
 
     def _flush(self, pending: list[str]) -> None:

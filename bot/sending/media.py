@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,6 +17,9 @@ MAX_MEDIA_BYTES = 230_000
 MAX_PIXELS = 40_000_000
 # Re-encoded images never need more than this on a phone screen.
 MAX_EDGE = 1600
+
+# Pillow warns about large images before we refuse them with our own message.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -64,6 +68,8 @@ def prepare_media(filename: str, data: bytes) -> Media:
         return _shrink(filename, image, len(data))
     except MediaError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise MediaError(f"The image has too many pixels to process; use one under {MAX_PIXELS // 1_000_000} megapixels.") from exc
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise MediaError("The image could not be read; it may be damaged. Try exporting it again as JPG or PNG.") from exc
 

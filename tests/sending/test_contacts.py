@@ -1,0 +1,105 @@
+import json
+
+import pytest
+from hypothesis import given, strategies as st
+
+from bot.sending.contacts import InvalidNumber, normalise, parse_csv, parse_file, parse_text
+
+nationals = st.from_regex(r"4[0-9]{8}", fullmatch=True)
+
+
+def spell(national: str, form: int, sep: str) -> str:
+    body = {0: "+61" + national, 1: "61" + national, 2: "0" + national, 3: national}[form]
+    if sep and form == 2:  # 0400 000 000 style
+        return sep.join([body[:4], body[4:7], body[7:]])
+    if sep and form == 0:
+        return sep.join(["+61", national[:3], national[3:6], national[6:]])
+    return body
+
+
+@given(nationals, st.integers(0, 3), st.sampled_from(["", " ", "-"]))
+def test_every_accepted_spelling_normalises_to_the_national_form(national, form, sep):
+    assert normalise(spell(national, form, sep)) == national
+
+
+@given(st.lists(st.tuples(nationals, st.integers(0, 3), st.sampled_from(["", " ", "-"])), min_size=1, max_size=30),
+       st.sampled_from([",", "\n", ", ", " ", ";", "\r\n"]))
+def test_pasted_lists_give_each_number_once_in_order(entries, separator):
+    text = separator.join(spell(n, f, s) for n, f, s in entries)
+    result = parse_text(text)
+    expected = list(dict.fromkeys(n for n, _, _ in entries))
+    assert result.numbers == expected
+    assert result.rejected == []
+    assert result.duplicates == len(entries) - len(expected)
+
+
+@given(st.text(max_size=40))
+def test_normalise_never_crashes_and_only_returns_national_mobiles(text):
+    try:
+        national = normalise(text)
+    except InvalidNumber as exc:
+        assert str(exc)
+    else:
+        assert len(national) == 9 and national[0] == "4" and national.isascii() and national.isdigit()
+
+
+def test_formats_with_brackets_and_dashes_and_the_plus61_zero_habit():
+    assert parse_text("(04) 0000-0001\n+61 (0)400 000 002\n61-400-000-003").numbers == ["400000001", "400000002", "400000003"]
+
+
+def test_duplicates_across_formats_are_collapsed():
+    result = parse_text("+61400000001, 0400000001, 61400000001, 400000001")
+    assert result.numbers == ["400000001"] and result.duplicates == 3
+
+
+@pytest.mark.parametrize(
+    "entry, reason",
+    [
+        ("0400 00", "too short"),
+        ("04000000011", "too long"),
+        ("0298765432", "not a mobile"),
+        ("+44 7700 900123", "not an Australian number"),
+        ("call me", "letters"),
+        ("04OO000000", "letters"),
+    ],
+)
+def test_rejected_entries_say_why_in_plain_words(entry, reason):
+    result = parse_text(entry)
+    assert result.numbers == []
+    assert len(result.rejected) == 1 and reason in result.rejected[0].reason
+
+
+def test_a_bad_entry_does_not_swallow_its_neighbours():
+    result = parse_text("0400000001 123 0400000002 Bob 0400000003")
+    assert result.numbers == ["400000001", "400000002", "400000003"]
+    assert [r.entry for r in result.rejected] == ["123", "Bob"]
+
+
+def test_unicode_digits_are_not_numbers():
+    assert parse_text("٠٤٠٠٠٠٠٠٠٠").numbers == []
+
+
+def test_pasted_json_array():
+    result = parse_text(json.dumps(["+61400000001", 400000002, "nope", None]))
+    assert result.numbers == ["400000001", "400000002"]
+    assert [r.entry for r in result.rejected] == ["nope", "null"]
+
+
+def test_csv_with_header_and_other_columns_uses_the_number_column():
+    data = b"\xef\xbb\xbfName,Mobile,Notes\nAnn,0400 000 001,vip\nBen,+61400000002,\nCat,bogus,x\n"
+    result = parse_csv(data)
+    assert result.numbers == ["400000001", "400000002"]
+    assert [(r.entry, "letters" in r.reason) for r in result.rejected] == [("bogus", True)]
+
+
+def test_csv_without_header_and_semicolons():
+    assert parse_csv(b"0400000001;x\n0400000002;y\n").numbers == ["400000001", "400000002"]
+
+
+def test_txt_file_is_free_text_and_windows_1252_is_tolerated():
+    assert parse_file("list.txt", "0400000001\r\n0400000002 caf\xe9\r\n".encode("cp1252")).numbers == ["400000001", "400000002"]
+
+
+def test_merge_deduplicates_across_inputs():
+    merged = parse_text("0400000001, 0400000002").merge(parse_csv(b"phone\n0400000002\n0400000003\n"))
+    assert merged.numbers == ["400000001", "400000002", "400000003"] and merged.duplicates == 1
