@@ -1,0 +1,58 @@
+"""Entry point: `python -m bot`. Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+from dotenv import load_dotenv
+
+from bot.config import ConfigError, Settings
+from bot.logs import configure_logging
+
+log = logging.getLogger("bot")
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    load_dotenv()
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"mms-bot: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secrets)
+
+    from bot.app import build  # after logging, so that start-up problems are logged masked
+
+    bot = build(settings)
+    # SIGTERM (docker stop) ends like Ctrl-C: batches in flight finish, the rest resume at next start.
+    signal.signal(signal.SIGTERM, _stop)
+    resumed = bot.dispatcher.resume_after_restart()
+    if resumed:
+        log.info("resumed %d unfinished send(s)", len(resumed))
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("starting in Socket Mode")
+            SocketModeHandler(bot.app, settings.slack_app_token).start()
+        else:
+            from bot.web import EVENTS_PATH, serve
+
+            log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
+            serve(bot.app, settings.host, settings.port)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        bot.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

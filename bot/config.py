@@ -1,0 +1,79 @@
+"""Settings, from environment variables only (a .env file is read into the environment first)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str
+    host: str
+    port: int
+    cellcast_api_key: str
+    cellcast_api_url: str
+    cellcast_timeout: float
+    cellcast_calls_per_second: float
+    cellcast_max_in_flight: int
+    database_path: str
+    admins: frozenset[str]
+    log_level: str
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.cellcast_api_key) if s]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        def get(name: str, default: str | None = None) -> str | None:
+            value = (env.get(name) or "").strip()
+            return value or default
+
+        app_token = get("SLACK_APP_TOKEN")
+        required = ["SLACK_BOT_TOKEN", "CELLCAST_API_KEY"] + ([] if app_token else ["SLACK_SIGNING_SECRET"])
+        missing = [name for name in required if not get(name)]
+        if missing:
+            raise ConfigError(f"missing required settings: {', '.join(missing)} (see README, Settings)")
+
+        def number(name: str, default: str, kind, low: float, high: float):
+            raw = get(name, default)
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{name} must be between {low} and {high}, got {raw!r}")
+            return value
+
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=app_token,
+            slack_api_url=_with_slash(get("SLACK_API_URL", "https://slack.com/api/")),
+            host=get("HOST", "0.0.0.0"),
+            port=number("PORT", "3000", int, 1, 65535),
+            cellcast_api_key=get("CELLCAST_API_KEY"),
+            cellcast_api_url=get("CELLCAST_API_URL", "https://api.cellcast.com"),
+            cellcast_timeout=number("CELLCAST_TIMEOUT", "30", float, 1, 600),
+            cellcast_calls_per_second=number("CELLCAST_CALLS_PER_SECOND", "14", float, 0.1, 15),
+            cellcast_max_in_flight=number("CELLCAST_MAX_IN_FLIGHT", "8", int, 1, 64),
+            database_path=get("DATABASE_PATH", "mms-bot.db"),
+            admins=frozenset(u.strip() for u in (get("MMS_ADMINS", "") or "").split(",") if u.strip()),
+            log_level=get("LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,74 @@
+"""The /mms slash command: open the form, help, and the admins' allowlist commands."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_sdk.errors import SlackApiError
+
+from bot.sending.permissions import NotAdmin, Permissions
+from bot.slack.blocks import HELP, send_modal
+
+log = logging.getLogger(__name__)
+
+# <@U123|name>, <@U123>, or a bare id; user ids start with U or W.
+_USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]+))$")
+
+NOT_ALLOWED = "You are not on the list of people who can send MMS. Ask an admin to run `/mms allow @you`."
+
+
+def parse_user(text: str) -> str | None:
+    match = _USER.match(text.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def register(app, permissions: Permissions) -> None:
+    @app.command("/mms")
+    def mms(ack, command, client, respond):
+        user = command["user_id"]
+        words = command.get("text", "").strip().split(None, 1)
+        verb = words[0].lower() if words else ""
+        argument = words[1] if len(words) > 1 else ""
+        if verb == "":
+            open_form(ack, command, client, respond, user)
+        elif verb == "help":
+            ack(text=HELP, response_type="ephemeral")
+        elif verb in ("allow", "revoke", "list"):
+            ack(text=admin_command(permissions, user, verb, argument), response_type="ephemeral")
+        else:
+            ack(text=f"I don't know `/mms {verb}`.\n\n{HELP}", response_type="ephemeral")
+
+    def open_form(ack, command, client, respond, user):
+        if not permissions.can_send(user):
+            log.info("refused /mms from %s: not on the allowlist", user)
+            ack(text=NOT_ALLOWED, response_type="ephemeral")
+            return
+        ack()
+        try:
+            client.views_open(trigger_id=command["trigger_id"], view=send_modal(command["channel_id"]))
+        except SlackApiError as exc:
+            log.error("views.open failed: %s", exc.response.get("error"))
+            respond(text="Sorry, the form could not be opened (Slack said: "
+                    f"`{exc.response.get('error')}`). Please run `/mms` again.", response_type="ephemeral")
+
+
+def admin_command(permissions: Permissions, actor: str, verb: str, argument: str) -> str:
+    try:
+        if verb == "list":
+            users = permissions.allowed_users(actor)
+            admins = ", ".join(f"<@{u}>" for u in sorted(permissions.admins)) or "none"
+            listed = "\n".join(f"• <@{u['user_id']}> (added by <@{u['added_by']}>, {u['added_at'][:10]})" for u in users)
+            return f"*Admins:* {admins}\n*Allowed to send:*\n{listed or '• nobody yet'}"
+        target = parse_user(argument)
+        if target is None:
+            return f"Name one person: `/mms {verb} @someone`."
+        if verb == "allow":
+            added = permissions.allow(actor, target)
+            return f"<@{target}> can now send MMS." if added else f"<@{target}> could already send MMS."
+        removed = permissions.revoke(actor, target)
+        if target in permissions.admins:
+            return f"<@{target}> is an admin (set in MMS_ADMINS) and can still send; change MMS_ADMINS to remove them."
+        return f"<@{target}> can no longer send MMS." if removed else f"<@{target}> was not on the list."
+    except NotAdmin:
+        return "Only admins can change or see who may send MMS."

@@ -1,0 +1,133 @@
+"""Runs the real bot (`python -m bot`, HTTP mode) against the loopback Slack and Cellcast fakes,
+and sends it requests signed exactly as Slack signs them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.fakes.slack import BOT_TOKEN
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+CELLCAST_KEY = "cellcast-KEY-secret-987"
+ADMIN = "UADMIN"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    base = f"v0:{timestamp}:".encode() + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+class BotProcess:
+    def __init__(self, slack, cellcast, db_path: Path, log_path: Path, **env) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.slack = slack
+        self.log_path = log_path
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELLCAST_", "MMS_"))},
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
+            "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": cellcast.base_url, "CELLCAST_TIMEOUT": "2",
+            "DATABASE_PATH": str(db_path), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(self.port),
+            "PYTHONPATH": str(ROOT), **env,
+        }
+        self.http = httpx.Client(timeout=10)
+        self.process = None
+
+    def start(self) -> "BotProcess":
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"bot exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                if self.http.get(self.url + "/healthz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("bot did not become healthy")
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # -- requests as Slack sends them ------------------------------------------------------------
+
+    def post(self, body: bytes, headers: dict | None = None) -> httpx.Response:
+        return self.http.post(self.url + "/slack/events", content=body, headers=headers if headers is not None else sign(body))
+
+    def command(self, text: str = "", user: str = ADMIN, channel: str = "C1", **overrides) -> httpx.Response:
+        body = urlencode({
+            "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "general",
+            "user_id": user, "user_name": user.lower(), "command": "/mms", "text": text, "api_app_id": "A1",
+            "response_url": f"{self.slack.server.base_url}/respond/cmd", "trigger_id": "1337.42.abcd",
+        }).encode()
+        return self.post(body, overrides.get("headers"))
+
+    def submit(self, values: dict, user: str = ADMIN, channel: str = "C1", view_id: str = "V1") -> httpx.Response:
+        return self.post(urlencode({"payload": json.dumps(view_submission(values, user, channel, view_id))}).encode())
+
+    def click_resend(self, send_id: int, user: str = ADMIN) -> httpx.Response:
+        payload = {
+            "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1", "trigger_id": "1.2.3",
+            "container": {"type": "message", "channel_id": "C1"}, "channel": {"id": "C1"},
+            "response_url": f"{self.slack.server.base_url}/respond/action",
+            "actions": [{"type": "button", "action_id": "mms_resend_failed", "block_id": "resend", "value": str(send_id), "action_ts": "1.0"}],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}).encode())
+
+
+def form(message="Hello from the test", sender=None, gif=None, contacts=None, media=None, contacts_file=None) -> dict:
+    """state.values of the modal, shaped as Slack sends them in a view_submission."""
+    def text(value):
+        return {"value": {"type": "plain_text_input", "value": value}}
+
+    return {
+        "sender": text(sender), "message": text(message), "gif": {"value": {"type": "url_text_input", "value": gif}},
+        "contacts": text(contacts),
+        "media": {"value": {"type": "file_input", "files": [media] if media else []}},
+        "contacts_file": {"value": {"type": "file_input", "files": [contacts_file] if contacts_file else []}},
+    }
+
+
+def view_submission(values: dict, user: str, channel: str, view_id: str) -> dict:
+    return {
+        "type": "view_submission", "team": {"id": "T1", "domain": "test"}, "user": {"id": user, "team_id": "T1"},
+        "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3",
+        "view": {
+            "id": view_id, "team_id": "T1", "type": "modal", "callback_id": "mms_send", "hash": "1.abc",
+            "private_metadata": json.dumps({"channel_id": channel}), "title": {"type": "plain_text", "text": "Send MMS"},
+            "blocks": [], "state": {"values": values},
+        },
+    }
