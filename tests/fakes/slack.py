@@ -57,11 +57,11 @@ class FakeSlack:
     def api_url(self) -> str:
         return self.server.base_url + "/api/"
 
-    def host_file(self, file_id: str, name: str, content: bytes) -> dict:
+    def host_file(self, file_id: str, name: str, content: bytes | None) -> dict:
         """A file as it appears in a file_input's state in a view_submission."""
         self.files[file_id] = (name, content)
         url = f"{self.server.base_url}/files-pri/T1-{file_id}/download/{name}"
-        return {"id": file_id, "name": name, "size": len(content), "url_private": url, "url_private_download": url}
+        return {"id": file_id, "name": name, "size": len(content or b""), "url_private": url, "url_private_download": url}
 
     def fail_next(self, method: str, *, error: str | None = None, status: int = 200, retry_after: int = 1) -> None:
         self.failures[method].append((status, error, retry_after))
@@ -79,6 +79,8 @@ class FakeSlack:
                 handler.send(200, LOGIN_PAGE, "text/html; charset=utf-8")
             elif file_id not in self.files:
                 handler.send(404, b"Not found", "text/plain")
+            elif self.files[file_id][1] is None:  # Slack's answer when the app lacks files:read
+                handler.send(200, LOGIN_PAGE, "text/html; charset=utf-8")
             else:
                 handler.send(200, self.files[file_id][1], "application/octet-stream")
             return
