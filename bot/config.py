@@ -67,7 +67,7 @@ class Settings:
             cellcast_api_key=get("CELLCAST_API_KEY"),
             cellcast_api_url=get("CELLCAST_API_URL", "https://api.cellcast.com"),
             cellcast_timeout=number("CELLCAST_TIMEOUT", "30", float, 1, 600),
-            cellcast_calls_per_second=number("CELLCAST_CALLS_PER_SECOND", "14", float, 0.1, 15),
+            cellcast_calls_per_second=number("CELLCAST_CALLS_PER_SECOND", "14", int, 1, 15),
             cellcast_max_in_flight=number("CELLCAST_MAX_IN_FLIGHT", "8", int, 1, 64),
             database_path=get("DATABASE_PATH", "mms-bot.db"),
             admins=frozenset(u.strip() for u in (get("MMS_ADMINS", "") or "").split(",") if u.strip()),

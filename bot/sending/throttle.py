@@ -4,29 +4,42 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 
 class RateLimiter:
-    """Starts calls at least 1/rate seconds apart, across all threads.
+    """At most ``per_second`` call starts in any sliding window of ``window`` seconds, across threads.
 
-    With starts spaced evenly, any one-second window holds at most rate + 1 starts, so a rate of 14
-    never exceeds the gateway's 15 and leaves no bursts for it to punish.
+    A sliding window (rather than even spacing) lets a small send start all its batches at once
+    while a large one still runs at the gateway's rate. The default window is a little longer than
+    a second, so that network jitter cannot squeeze more than the limit into the gateway's second.
     """
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        if per_second <= 0:
-            raise ValueError("per_second must be positive")
-        self._interval = 1.0 / per_second
+    def __init__(
+        self,
+        per_second: float,
+        window: float = 1.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_second < 1:
+            raise ValueError("per_second must be at least 1")
+        self._limit = int(per_second)
+        self._window = window
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next = 0.0
+        self._starts: deque[float] = deque()
 
     def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        if slot > now:
-            self._sleep(slot - now)
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] + self._window <= now:
+                    self._starts.popleft()
+                if len(self._starts) < self._limit:
+                    self._starts.append(now)
+                    return
+                wait = self._starts[0] + self._window - now
+            self._sleep(wait)

@@ -94,14 +94,15 @@ def test_same_key_is_recorded_and_sent_once(rig, cellcast):
     assert dispatcher.record(request) is None
 
 
-def test_rate_limiter_spaces_calls(rig, cellcast, tmp_path):
+def test_rate_limit_holds_across_concurrent_batches(rig, cellcast):
     store, reporter, _ = rig
     client = CellcastClient("k", cellcast.base_url, timeout=2.0)
-    dispatcher = Dispatcher(store, client, reporter, RateLimiter(10), max_in_flight=8)
-    submit(dispatcher, numbers(6 * 1000), key="V2")
+    dispatcher = Dispatcher(store, client, reporter, RateLimiter(5, window=0.5), max_in_flight=8)
+    submit(dispatcher, numbers(12 * 1000), key="V2")
     starts = sorted(call.at for call in cellcast.calls)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert len(starts) == 6 and min(gaps) >= 0.09
+    busiest = max(sum(1 for t in starts if s <= t < s + 0.45) for s in starts)
+    assert len(starts) == 12 and busiest <= 5
+    assert starts[-1] - starts[0] >= 1.0  # 12 calls at 5 per half second need at least two more windows
     dispatcher.shutdown()
 
 

@@ -1,0 +1,20 @@
+"""All benchmarks in one go. `--quick` is the small version CI runs so the scripts cannot rot."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import ack_latency, parsing, throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small inputs, a few seconds; figures are not meaningful")
+    quick = parser.parse_args().quick
+    parsing.run(quick)
+    ack_latency.run(quick)
+    throughput.run(quick)
+
+
+if __name__ == "__main__":
+    main()
