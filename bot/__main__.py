@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -20,7 +21,7 @@ def _stop(signum, frame) -> None:
 
 
 def main() -> int:
-    load_dotenv()
+    load_dotenv(Path.cwd() / ".env")  # the working directory's .env; real environment variables win
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
