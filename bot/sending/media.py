@@ -70,7 +70,7 @@ def prepare_media(filename: str, data: bytes) -> Media:
         raise
     except Image.DecompressionBombError as exc:
         raise MediaError(f"The image has too many pixels to process; use one under {MAX_PIXELS // 1_000_000} megapixels.") from exc
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError("The image could not be read; it may be damaged. Try exporting it again as JPG or PNG.") from exc
 
 

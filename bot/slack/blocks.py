@@ -73,7 +73,7 @@ def channel_message(summary: SendSummary) -> tuple[str, list[dict]]:
     sender = f" from *{escape(send.sender)}*" if send.sender else ""
     headline = f"{who} an MMS to {_count(send.total_contacts, 'number')}{sender}."
     if send.resend_of:
-        headline += f" (a resend of the failed and unknown numbers of an earlier send)"
+        headline += " (a resend of the failed and unknown numbers of an earlier send)"
     quoted = "\n".join("> " + line for line in escape(send.message.replace("\r\n", "\n")).split("\n"))
     blocks = [{"type": "section", "text": _md(headline)}, {"type": "section", "text": _md(quoted[:_SECTION_MAX])}]
     if send.media_ref:

@@ -1,7 +1,6 @@
 import pytest
 
 from tests.e2e.harness import BotProcess
-from tests.fakes.cellcast import FakeCellcast
 from tests.fakes.slack import FakeSlack
 
 

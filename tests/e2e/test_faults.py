@@ -5,9 +5,8 @@ import signal
 import sqlite3
 import threading
 import time
-from urllib.parse import urlencode
 
-from tests.e2e.harness import CELLCAST_KEY, SIGNING_SECRET, form, view_submission
+from tests.e2e.harness import CELLCAST_KEY, SIGNING_SECRET, form
 from tests.e2e.test_send import numbers, png, wait_finished
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.server import wait_for

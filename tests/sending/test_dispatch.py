@@ -1,12 +1,10 @@
 """Send orchestration with the real client, a loopback gateway and a real SQLite file."""
 
 import threading
-import time
 
 import pytest
 
 from bot.cellcast import CellcastClient
-from bot.sending.contacts import parse_text
 from bot.sending.dispatch import Dispatcher
 from bot.sending.request import SubmissionInput, build_send_request
 from bot.sending.summary import summarise
