@@ -185,7 +185,7 @@ def _interpret(response: httpx.Response) -> GatewayResult:
         return GatewayResult(
             queued=[QueuedContact(_national(item["Contact"]), str(item.get("MessageId", ""))) for item in data.get("queueResponse") or []],
             invalid=[
-                InvalidContact(str(item.get("Contact", "")).strip(), str(item.get("Error", "")), str(item.get("ErrorType", "")))
+                InvalidContact(_echoed(item.get("Contact", "")), str(item.get("Error", "")), str(item.get("ErrorType", "")))
                 for item in data.get("invalidContacts") or []
             ],
             unsubscribed=[_national(number) for number in data.get("unsubscribeContacts") or []],
@@ -193,6 +193,11 @@ def _interpret(response: httpx.Response) -> GatewayResult:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise MalformedResponse(f"the queue report was not in the documented shape ({exc!r})", status=status) from None
+
+
+def _echoed(contact: object) -> str:
+    """Invalid contacts come back as sent, wrapped in stray quotes (` "1234567890"`): unwrap them."""
+    return str(contact).strip(" \"'[]")
 
 
 def _national(contact: object) -> str:

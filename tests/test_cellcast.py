@@ -47,7 +47,7 @@ def test_success_reports_queued_invalid_and_unsubscribed(cellcast):
     assert [q.number for q in result.queued] == ["400000002", "400000003"]
     assert all(q.message_id for q in result.queued)
     assert result.unsubscribed == ["400000001"]
-    assert [(i.contact, i.error_type) for i in result.invalid] == [('"62400000001"', "number_not_valid")]
+    assert [(i.contact, i.error_type) for i in result.invalid] == [("62400000001", "number_not_valid")]
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,7 @@ def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
 
     problem_lines = (
         [f"• {escape(p.number)} — {escape(p.reason)}" for p in summary.refused_locally]
-        + [f"• {escape(display_number(p.number.strip(chr(34) + ' ')))} — refused by the gateway: {escape(p.reason)}" for p in summary.refused_by_gateway]
+        + [f"• {escape(display_number(p.number))} — refused by the gateway: {escape(p.reason)}" for p in summary.refused_by_gateway]
         + [f"• {display_number(n)} — unsubscribed" for n in summary.unsubscribed]
     )
     batch_numbers = sum(len(p.numbers) for p in summary.batch_problems)
@@ -176,7 +176,7 @@ def results_csv(summary: SendSummary) -> bytes:
     writer.writerow(["number", "outcome", "reason", "message_id"])
     rows = [(display_number(n).replace(" ", ""), "queued", "", message_id) for n, message_id in summary.queued]
     rows += [(p.number, "invalid", p.reason, "") for p in summary.refused_locally]
-    rows += [(p.number.strip('" '), "invalid", f"refused by the gateway: {p.reason}", "") for p in summary.refused_by_gateway]
+    rows += [(p.number, "invalid", f"refused by the gateway: {p.reason}", "") for p in summary.refused_by_gateway]
     rows += [(display_number(n).replace(" ", ""), "unsubscribed", "", "") for n in summary.unsubscribed]
     for problem in summary.batch_problems:
         outcome = "not sent" if problem.state == "failed" else "unknown"
