@@ -184,3 +184,20 @@ def test_allowlist_changes_survive_a_restart_and_are_audited(bot_factory, slack,
 
 def test_help_is_for_everyone(bot):
     assert "/mms allow @user" in bot.command("help", user="USTRANGER").json()["text"]
+
+
+def test_long_lists_go_to_the_thread_as_a_spreadsheet_safe_csv(bot, slack, cellcast):
+    bad = [f"=HYPERLINK(x{i})" for i in range(20)] + ["+44 7700 900123", "@SUM(1)", "-12345"] + [f"12{i}" for i in range(10)]
+    bot.submit(form(contacts="0400000001\n" + "\n".join(bad)))
+    reply = wait_finished(slack)
+    assert "CSV file" in json.dumps(reply.params)
+    complete = wait_for(lambda: slack.calls_to("files.completeUploadExternal"))[0]
+    assert complete.params["channel_id"] == "C1" and complete.params["thread_ts"] == reply.params["thread_ts"]
+    (content,) = slack.uploads.values()
+    lines = content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "number,outcome,reason,message_id"
+    assert lines[1].startswith("0400000001,queued,,")
+    cells = [line.split(",")[0] for line in lines[1:]]
+    assert "'=HYPERLINK(x0)" in cells and "'+44 7700 900123" in cells and "'@SUM(1)" in cells and "'-12345" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert len(lines) == 1 + 1 + len(bad)
