@@ -22,6 +22,7 @@ from bot.sending.gateway import (
     GatewayRejected,
     GatewayResult,
     InvalidContact,
+    MAX_CONTACTS_PER_CALL,
     MalformedResponse,
     MediaFile,
     OutcomeUnknown,
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.cellcast.com"
 SEND_PATH = "/api/v1/gatewaymms"
 COUNTRY_CODE_AU = "61"
-MAX_CONTACTS_PER_CALL = 1000
 
 
 class CellcastClient:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from sqlite_utils import Database
 
-BATCH_STATES = ("pending", "sending", "queued", "failed", "unknown")
+FINAL_BATCH_STATES = ("queued", "failed", "unknown")  # a batch in one of these has its outcome
 
 
 def now() -> str:
@@ -208,7 +208,7 @@ class Store:
         unsubscribed: list[str] = (),
         from_states: tuple[str, ...] = ("sending",),
     ) -> bool:
-        assert state in ("queued", "failed", "unknown")
+        assert state in FINAL_BATCH_STATES
         marks = ",".join("?" * len(from_states))
         with self._write() as db:
             return db.execute(

@@ -12,14 +12,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Protocol
 
 from bot.sending.contacts import e164
-from bot.sending.gateway import ACCOUNT_LEVEL, Gateway, GatewayError, MediaFile
+from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile
 from bot.sending.request import SendRequest
 from bot.sending.throttle import RateLimiter
 from bot.store import BatchRecord, SendRecord, Store
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000  # the gateway's most contacts per call
+BATCH_SIZE = MAX_CONTACTS_PER_CALL
 
 
 class Reporter(Protocol):

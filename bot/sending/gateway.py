@@ -11,6 +11,8 @@ from typing import Literal, Protocol, Sequence
 
 Outcome = Literal["failed", "unknown"]
 
+MAX_CONTACTS_PER_CALL = 1000  # the gateway takes up to 1,000 numbers in one call
+
 
 @dataclass(frozen=True)
 class MediaFile:

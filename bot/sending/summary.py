@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.store import SendRecord, Store
+from bot.store import FINAL_BATCH_STATES, SendRecord, Store
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def summarise(store: Store, send_id: int) -> SendSummary:
     summary = SendSummary(
         send=send,
         batches_total=len(batches),
-        batches_done=sum(b.state in ("queued", "failed", "unknown") for b in batches),
+        batches_done=sum(b.state in FINAL_BATCH_STATES for b in batches),
         refused_locally=[NumberProblem(entry, reason) for entry, reason in send.rejected],
     )
     for batch in batches:

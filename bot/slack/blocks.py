@@ -170,17 +170,21 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _csv_number(national: str) -> str:
+    return display_number(national).replace(" ", "")
+
+
 def results_csv(summary: SendSummary) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["number", "outcome", "reason", "message_id"])
-    rows = [(display_number(n).replace(" ", ""), "queued", "", message_id) for n, message_id in summary.queued]
+    rows = [(_csv_number(n), "queued", "", message_id) for n, message_id in summary.queued]
     rows += [(p.number, "invalid", p.reason, "") for p in summary.refused_locally]
     rows += [(p.number, "invalid", f"refused by the gateway: {p.reason}", "") for p in summary.refused_by_gateway]
-    rows += [(display_number(n).replace(" ", ""), "unsubscribed", "", "") for n in summary.unsubscribed]
+    rows += [(_csv_number(n), "unsubscribed", "", "") for n in summary.unsubscribed]
     for problem in summary.batch_problems:
         outcome = "not sent" if problem.state == "failed" else "unknown"
-        rows += [(display_number(n).replace(" ", ""), outcome, problem.reason, "") for n in problem.numbers]
+        rows += [(_csv_number(n), outcome, problem.reason, "") for n in problem.numbers]
     writer.writerows([_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
