@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.cellcast.com"
 SEND_PATH = "/api/v1/gatewaymms"
+ACCOUNT_PATH = "/api/v1/apiClient/account"
 COUNTRY_CODE_AU = "61"
 
 
@@ -53,7 +54,8 @@ class CellcastClient:
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._url = base_url.rstrip("/") + SEND_PATH
+        self._base = base_url.rstrip("/")
+        self._url = self._base + SEND_PATH
         self._connect_attempts = connect_attempts
         self._rate_limit_attempts = rate_limit_attempts
         self._max_retry_after = max_retry_after
@@ -90,30 +92,38 @@ class CellcastClient:
         parts: list[tuple[str, tuple]] = [(name, (None, value.encode())) for name, value in fields.items()]
         if media:
             parts.append(("media", (media.filename, media.content, media.content_type)))
-        return _interpret(self._post(parts, len(contacts)))
+        return _interpret(self._call("POST", self._url, f"{len(contacts)} contacts", files=parts))
 
-    def _post(self, parts: list[tuple[str, tuple]], count: int) -> httpx.Response:
+    def mms_balance(self) -> float:
+        """The account's MMS credits (``data.mms_balance``)."""
+        data = _read_data(self._call("GET", self._base + ACCOUNT_PATH, "the balance"))
+        try:
+            return float(data["mms_balance"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedResponse("the account answer had no MMS balance") from None
+
+    def _call(self, method: str, url: str, what: str, **kwargs) -> httpx.Response:
         connect_failures = 0
         rate_limited = 0
         while True:
             started = time.monotonic()
             try:
-                response = self._http.post(self._url, files=parts)
+                response = self._http.request(method, url, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left: safe to try again.
                 connect_failures += 1
                 log.warning("cellcast: could not connect (%s), attempt %d", type(exc).__name__, connect_failures)
                 if connect_failures >= self._connect_attempts:
-                    raise Unreachable(type(exc).__name__) from None
+                    raise Unreachable(f"{type(exc).__name__}: could not connect") from None
                 self._sleep(min(0.5 * 2 ** (connect_failures - 1), 5.0))
                 continue
             except httpx.TimeoutException as exc:
-                log.error("cellcast: %s after sending %d contacts; outcome unknown", type(exc).__name__, count)
+                log.error("cellcast: %s after sending %s; outcome unknown", type(exc).__name__, what)
                 raise OutcomeUnknown(f"{type(exc).__name__}: no answer in time") from None
             except httpx.TransportError as exc:
-                log.error("cellcast: connection lost (%s) after sending %d contacts; outcome unknown", type(exc).__name__, count)
+                log.error("cellcast: connection lost (%s) after sending %s; outcome unknown", type(exc).__name__, what)
                 raise OutcomeUnknown(f"{type(exc).__name__}: the connection was lost") from None
-            log.info("cellcast: HTTP %d for %d contacts in %.0f ms", response.status_code, count, (time.monotonic() - started) * 1000)
+            log.info("cellcast: HTTP %d for %s in %.0f ms", response.status_code, what, (time.monotonic() - started) * 1000)
             if response.status_code != 429:
                 return response
             rate_limited += 1
@@ -193,6 +203,24 @@ def _interpret(response: httpx.Response) -> GatewayResult:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise MalformedResponse(f"the queue report was not in the documented shape ({exc!r})", status=status) from None
+
+
+def _read_data(response: httpx.Response) -> dict:
+    """The reads' envelope: ``{meta: {code, status}, message, data, error}``; a bad key is 401."""
+    status = response.status_code
+    body = _json_or_none(response)
+    if status == 401:
+        raise TokenExpired(_message_of(body), status=status)
+    if 500 <= status <= 599:
+        raise ServerError(_message_of(body) or response.reason_phrase, status=status)
+    if status != 200:
+        raise GatewayRejected(_message_of(body) or response.reason_phrase, status=status)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise MalformedResponse("the answer was not in the documented shape", status=status)
+    meta = body.get("meta")
+    if isinstance(meta, dict) and str(meta.get("status", "")).lower() not in ("success", ""):
+        raise GatewayRejected(_message_of(body) or str(meta.get("status")), status=status)
+    return body["data"]
 
 
 def _echoed(contact: object) -> str:

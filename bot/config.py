@@ -26,6 +26,10 @@ class Settings:
     database_path: str
     admins: frozenset[str]
     log_level: str
+    dry_run: bool = False
+    credits_per_mms: float = 1.0
+    contacts_max_bytes: int = 30_000_000
+    contacts_max_rows: int = 1_000_000
 
     @property
     def socket_mode(self) -> bool:
@@ -42,7 +46,8 @@ class Settings:
             return value or default
 
         app_token = get("SLACK_APP_TOKEN")
-        required = ["SLACK_BOT_TOKEN", "CELLCAST_API_KEY"] + ([] if app_token else ["SLACK_SIGNING_SECRET"])
+        dry_run = flag("MMS_DRY_RUN", get("MMS_DRY_RUN", "false"))
+        required = ["SLACK_BOT_TOKEN"] + ([] if dry_run else ["CELLCAST_API_KEY"]) + ([] if app_token else ["SLACK_SIGNING_SECRET"])
         missing = [name for name in required if not get(name)]
         if missing:
             raise ConfigError(f"missing required settings: {', '.join(missing)} (see README, Settings)")
@@ -64,7 +69,7 @@ class Settings:
             slack_api_url=_with_slash(get("SLACK_API_URL", "https://slack.com/api/")),
             host=get("HOST", "0.0.0.0"),
             port=number("PORT", "3000", int, 1, 65535),
-            cellcast_api_key=get("CELLCAST_API_KEY"),
+            cellcast_api_key=get("CELLCAST_API_KEY") or "",
             cellcast_api_url=get("CELLCAST_API_URL", "https://api.cellcast.com"),
             cellcast_timeout=number("CELLCAST_TIMEOUT", "30", float, 1, 600),
             cellcast_calls_per_second=number("CELLCAST_CALLS_PER_SECOND", "14", int, 1, 15),
@@ -72,7 +77,20 @@ class Settings:
             database_path=get("DATABASE_PATH", "mms-bot.db"),
             admins=frozenset(u.strip() for u in (get("MMS_ADMINS", "") or "").split(",") if u.strip()),
             log_level=get("LOG_LEVEL", "INFO").upper(),
+            dry_run=dry_run,
+            credits_per_mms=number("MMS_CREDITS_PER_MMS", "1", float, 0, 100),
+            contacts_max_bytes=number("MMS_CONTACTS_MAX_BYTES", "30000000", int, 1000, 500_000_000),
+            contacts_max_rows=number("MMS_CONTACTS_MAX_ROWS", "1000000", int, 1, 10_000_000),
         )
+
+
+def flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _with_slash(url: str) -> str:

@@ -48,6 +48,7 @@ class SendRecord:
     resumed: int
     created_at: str
     resend_of: int | None
+    dry_run: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,13 @@ class Store:
                     "gif_url": str, "media": bytes, "media_name": str, "media_type": str, "media_digest": str,
                     "media_note": str, "media_ref": str, "rejected": str, "duplicates": int, "total_contacts": int, "state": str,
                     "report_channel": str, "report_ts": str, "report_note": str, "resumed": int,
-                    "created_at": str, "finished_at": str, "resend_of": int,
+                    "created_at": str, "finished_at": str, "resend_of": int, "dry_run": int,
                 },
                 pk="id", not_null={"view_id", "user_id", "channel_id", "message", "state"},
                 defaults={"state": "open", "resumed": 0, "duplicates": 0, "media_note": "", "report_note": ""},
                 if_not_exists=True,
             )
+            _add_missing_columns(db, "sends", {"dry_run": int})
             db["sends"].create_index(["view_id"], unique=True, if_not_exists=True)
             db["batches"].create(
                 {
@@ -127,6 +129,13 @@ class Store:
             )
             db["batches"].create_index(["send_id", "seq"], unique=True, if_not_exists=True)
             db["batches"].create_index(["state"], if_not_exists=True)
+            db["drafts"].create(
+                {
+                    "id": str, "user_id": str, "channel_id": str, "state": str, "created_at": str, "form": str,
+                    "review": str, "numbers": str, "media": bytes, "problems": str,
+                },
+                pk="id", not_null={"user_id", "channel_id", "state", "created_at"}, if_not_exists=True,
+            )
 
     # -- allowlist ---------------------------------------------------------------------------
 
@@ -151,6 +160,43 @@ class Store:
 
     def audit(self) -> list[dict]:
         return list(self.db.query("SELECT action, user_id, actor, at FROM allowlist_audit ORDER BY id"))
+
+    # -- drafts: a checked form waiting for its sender to confirm the review ------------------
+
+    def create_draft(self, draft_id: str, user_id: str, channel_id: str, form: dict) -> None:
+        with self._write() as db:
+            db["drafts"].insert({"id": draft_id, "user_id": user_id, "channel_id": channel_id, "state": "checking",
+                                 "created_at": now(), "form": json.dumps(form)})
+
+    def draft_checked(self, draft_id: str, review: dict, numbers: list[str], media: bytes | None) -> bool:
+        """checking → ready; False when the draft is gone (expired) meanwhile."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE drafts SET state = 'ready', review = ?, numbers = ?, media = ? WHERE id = ? AND state = 'checking'",
+                [json.dumps(review), json.dumps(numbers), media, draft_id],
+            ).rowcount == 1
+
+    def draft_has_problems(self, draft_id: str, problems: dict[str, str]) -> None:
+        with self._write() as db:
+            db.execute("UPDATE drafts SET state = 'problems', problems = ? WHERE id = ? AND state = 'checking'",
+                       [json.dumps(problems), draft_id])
+
+    def get_draft(self, draft_id: str) -> dict | None:
+        row = next(self.db.query("SELECT * FROM drafts WHERE id = ?", [draft_id]), None)
+        if row is None:
+            return None
+        for name in ("form", "review", "numbers", "problems"):
+            row[name] = json.loads(row[name]) if row[name] else None
+        return row
+
+    def draft_sent(self, draft_id: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE drafts SET state = 'sent', numbers = NULL, media = NULL WHERE id = ?", [draft_id])
+
+    def delete_drafts_before(self, cutoff: str) -> int:
+        """Drafts are only for the hour a review may stay open; a confirmed one lives on as its send."""
+        with self._write() as db:
+            return db.execute("DELETE FROM drafts WHERE created_at < ?", [cutoff]).rowcount
 
     # -- sends and batches -------------------------------------------------------------------
 
@@ -241,6 +287,14 @@ class Store:
             if ids:
                 db.execute(f"UPDATE sends SET resumed = resumed + 1 WHERE id IN ({','.join('?' * len(ids))})", ids)
         return ids
+
+
+def _add_missing_columns(db: Database, table: str, columns: dict[str, type]) -> None:
+    """Upgrades a database made by an earlier version: new columns are added, nothing is dropped."""
+    present = db[table].columns_dict
+    for name, kind in columns.items():
+        if name not in present:
+            db[table].add_column(name, kind)
 
 
 def _batch(row: dict) -> BatchRecord:

@@ -7,6 +7,7 @@ import pytest
 from bot.cellcast import CellcastClient
 from bot.sending import gateway as g
 from bot.sending.gateway import MediaFile
+from tests.fakes.cellcast import FakeCellcast
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -117,20 +118,23 @@ def test_connect_failure_is_retried_then_reported_as_unreachable():
     assert len(waits) == 2
 
 
-def test_connect_failure_then_success_sends_once(cellcast):
-    real = client_for(cellcast)
-    calls = []
-
-    def flaky_sleep(seconds):
-        calls.append(seconds)
-        real._url = cellcast.base_url + "/api/v1/gatewaymms"  # the gateway comes back
-
+def test_connect_failure_then_success_sends_once():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        real._url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v1/gatewaymms"
-        real._sleep = flaky_sleep
-        result = send(real)
-    assert len(calls) == 1 and len(cellcast.calls) == 1 and result.queued
+        port = sock.getsockname()[1]  # nothing listens here yet: connections are refused
+    started = []
+
+    def gateway_comes_back(seconds):
+        started.append(FakeCellcast().start(port))
+
+    client = CellcastClient("k", f"http://127.0.0.1:{port}", timeout=2, sleep=gateway_comes_back)
+    try:
+        result = send(client)
+        assert len(started) == 1 and len(started[0].calls) == 1 and result.queued
+    finally:
+        client.close()
+        for fake in started:
+            fake.stop()
 
 
 def test_the_api_key_never_appears_in_errors(cellcast):

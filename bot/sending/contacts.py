@@ -1,25 +1,32 @@
-"""Turn what people paste or upload into Australian mobile numbers the gateway will take.
+"""Turn what people type or paste into Australian mobile numbers the gateway will take.
 
 Every number is kept in the 9-digit national form (``4xxxxxxxx``) because that is the form the
 gateway answers with, whatever form was sent; de-duplication and matching use it too.
+Files (CSV, TXT, Excel) are read in ``contact_files``; this module holds the number rules.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
-# Characters people put inside one number for readability; they carry no meaning.
-_DECORATION = str.maketrans("", "", " -().\u00a0\u2009")
-# Characters that separate entries from each other (spaces are handled apart: they can be either).
-_ENTRY_SEPARATORS = re.compile(r"[,;\n\r\t|]+")
+# Characters people (and word processors) put inside one number for readability: spaces of every
+# width, zero-width marks, dashes of every length, brackets and dots. They carry no meaning.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_SPACES = " \u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u3000"
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
+_DECORATION = str.maketrans("", "", _INVISIBLE + _SPACES + _DASHES + "().\uff08\uff09")
+# Entries are separated by commas, semicolons, line breaks, tabs or bars (spaces are handled apart:
+# they can both group digits and separate numbers).
+ENTRY_SEPARATORS = re.compile(r"[,;\n\r\t|\u2028\u2029\uff0c\uff1b]+")
 _DIGITS = re.compile(r"[0-9]+")
 # A token that could be (part of) a number: digits with optional leading + and decoration.
 _NUMBERISH = re.compile(r"\+?[0-9()\-.]+")
-_LONGEST_FORM = 13  # "+610" + 9 digits, the longest spelling we accept
+# What a spreadsheet makes of a long number in a General-formatted cell: 4.12346E+08.
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+_LONGEST_FORM = 14  # "0061" + "0" + 9 digits, the longest spelling we accept
 
 
 class InvalidNumber(ValueError):
@@ -30,6 +37,7 @@ class InvalidNumber(ValueError):
 class Rejected:
     entry: str
     reason: str
+    where: str = ""  # e.g. "row 12" for an entry from a file
 
 
 @dataclass
@@ -51,9 +59,31 @@ class ContactList:
         return merged
 
 
+def _ascii_digits(text: str) -> str:
+    """Full-width and other scripts' decimal digits as 0-9, and a full-width plus as +."""
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+        elif ch == "\uff0b":
+            out.append("+")
+        else:
+            value = unicodedata.decimal(ch, None)
+            out.append(str(value) if value is not None else ch)
+    return "".join(out)
+
+
 def normalise(entry: str) -> str:
     """Return the national form of one entry, or raise InvalidNumber saying why not."""
-    compact = entry.strip().translate(_DECORATION)
+    text = entry.strip()
+    if not text.isascii():
+        text = _ascii_digits(text)
+    if _SCIENTIFIC.fullmatch(text.strip()):
+        raise InvalidNumber(
+            "a spreadsheet turned this number into scientific notation, which loses digits; "
+            "format the column as Text and export again"
+        )
+    compact = text.translate(_DECORATION)
     if not compact:
         raise InvalidNumber("empty entry")
     plus = compact.startswith("+")
@@ -64,6 +94,8 @@ def normalise(entry: str) -> str:
         if not digits.startswith("61"):
             raise InvalidNumber(f"not an Australian number (+{digits[:2]}…); only +61 mobiles can be sent to")
         national = digits[2:]
+    elif digits.startswith("0061"):
+        national = digits[4:]  # dialled with the international prefix 00
     elif digits.startswith("61") and len(digits) >= 11:
         national = digits[2:]
     else:
@@ -83,7 +115,9 @@ def e164(national: str) -> str:
     return "+61" + national
 
 
-class _Collector:
+class Collector:
+    """Accumulates accepted numbers (de-duplicated) and refused entries with their reasons."""
+
     def __init__(self) -> None:
         self.result = ContactList()
         self._seen: set[str] = set()
@@ -95,16 +129,16 @@ class _Collector:
             self._seen.add(national)
             self.result.numbers.append(national)
 
-    def reject(self, entry: str, reason: str) -> None:
-        self.result.rejected.append(Rejected(entry.strip(), reason))
+    def reject(self, entry: str, reason: str, where: str = "") -> None:
+        self.result.rejected.append(Rejected(entry.strip()[:200], reason, where))
 
-    def entry(self, entry: str) -> None:
+    def entry(self, entry: str, where: str = "") -> None:
         try:
             self.accept(normalise(entry))
         except InvalidNumber as exc:
-            self.reject(entry, str(exc))
+            self.reject(entry, str(exc), where)
 
-    def chunk(self, chunk: str) -> None:
+    def chunk(self, chunk: str, where: str = "") -> None:
         """One comma/line-separated chunk: a single number, or several separated by spaces."""
         chunk = chunk.strip().strip("\"'[]")
         if not chunk:
@@ -113,20 +147,20 @@ class _Collector:
             self.accept(normalise(chunk))
             return
         except InvalidNumber as whole_error:
-            if " " not in chunk or not any(ch.isdigit() for ch in chunk):
-                self.reject(chunk, str(whole_error))
+            if not any(ch.isspace() for ch in chunk) or not any(ch.isdigit() for ch in chunk):
+                self.reject(chunk, str(whole_error), where)
                 return
-        self._spaced(chunk.split())
+        self._spaced(chunk.split(), where)
 
-    def _spaced(self, tokens: list[str]) -> None:
+    def _spaced(self, tokens: list[str], where: str) -> None:
         # Spaces both group digits ("0400 000 000") and separate numbers ("0400000000 0411111111"):
         # join tokens left to right and take a number as soon as the joined text is one.
         pending: list[str] = []
         for token in tokens:
-            if not _NUMBERISH.fullmatch(token):
-                self._flush(pending)
+            if not _NUMBERISH.fullmatch(_ascii_digits(token).translate(_DECORATION) or "-"):
+                self._flush(pending, where)
                 pending = []
-                self.entry(token)
+                self.entry(token, where)
                 continue
             candidate = pending + [token]
             try:
@@ -141,27 +175,27 @@ class _Collector:
                 except InvalidNumber:
                     number = None
                 if number is not None or len(_digits_of(candidate)) > _LONGEST_FORM:
-                    self._flush(pending)
+                    self._flush(pending, where)
                     pending = []
                     if number is not None:
                         self.accept(number)
                         continue
                     candidate = [token]
             pending = candidate
-        self._flush(pending)
+        self._flush(pending, where)
 
-    def _flush(self, pending: list[str]) -> None:
+    def _flush(self, pending: list[str], where: str) -> None:
         if pending:
-            self.entry(" ".join(pending))
+            self.entry(" ".join(pending), where)
 
 
 def _digits_of(tokens: list[str]) -> str:
-    return "".join(tokens).translate(_DECORATION).lstrip("+")
+    return _ascii_digits("".join(tokens)).translate(_DECORATION).lstrip("+")
 
 
 def parse_text(text: str) -> ContactList:
     """Numbers typed or pasted: separated by commas, semicolons, newlines or spaces, or a JSON array."""
-    collector = _Collector()
+    collector = Collector()
     stripped = text.strip()
     if stripped.startswith("["):
         try:
@@ -175,59 +209,18 @@ def parse_text(text: str) -> ContactList:
                 else:
                     collector.reject(json.dumps(item), "not a phone number")
             return collector.result
-    for chunk in _ENTRY_SEPARATORS.split(text):
+    for chunk in ENTRY_SEPARATORS.split(text):
         collector.chunk(chunk)
     return collector.result
 
 
-def decode_upload(data: bytes) -> str:
-    """Spreadsheet exports are UTF-8 (often with a BOM) or, from older Excel, Windows-1252."""
+def is_scientific(cell: str) -> bool:
+    return bool(_SCIENTIFIC.fullmatch(cell.strip()))
+
+
+def looks_like_mobile(cell: str) -> bool:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def parse_csv(data: bytes) -> ContactList:
-    """A CSV export: the column that holds the most numbers is used; a header row is skipped."""
-    text = decode_upload(data)
-    sample = text[:8192]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
-    if not rows:
-        return ContactList()
-    column = _number_column(rows[:200])
-    if not any(ch.isdigit() for ch in _cell(rows[0], column)):
-        rows = rows[1:]  # a header such as "phone" or "Mobile number"
-    collector = _Collector()
-    for row in rows:
-        cell = _cell(row, column)
-        if cell.strip():
-            collector.entry(cell)
-    return collector.result
-
-
-def _cell(row: list[str], column: int) -> str:
-    return row[column] if column < len(row) else ""
-
-
-def _number_column(rows: list[list[str]]) -> int:
-    counts: dict[int, int] = {}
-    for row in rows:
-        for index, cell in enumerate(row):
-            try:
-                normalise(cell)
-            except InvalidNumber:
-                continue
-            counts[index] = counts.get(index, 0) + 1
-    return max(counts, key=lambda index: (counts[index], -index)) if counts else 0
-
-
-def parse_file(filename: str, data: bytes) -> ContactList:
-    """A contacts upload: .csv is read as columns, anything else (.txt) as free text."""
-    if filename.lower().endswith(".csv"):
-        return parse_csv(data)
-    return parse_text(decode_upload(data))
+        normalise(cell)
+    except InvalidNumber:
+        return False
+    return True

@@ -7,6 +7,7 @@ a crash a ``sending`` batch is known to be of unknown outcome and is never resen
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Protocol
@@ -57,23 +58,23 @@ class Dispatcher:
     # -- entry points ------------------------------------------------------------------------
 
     def record(self, request: SendRequest) -> int | None:
-        """Write the send and its batches; None if this submission was recorded before."""
+        """Write the send and its batches; None if this draft was recorded before."""
         media = request.media
         send = {
             "view_id": request.key, "user_id": request.user_id, "channel_id": request.channel_id,
             "message": request.message, "sender": request.sender, "gif_url": request.gif_url,
             "media_name": media.filename if media else None, "media_type": media.content_type if media else None,
-            "media_digest": media.digest if media else None, "media_note": media.note if media else "",
-            "media_ref": request.media_ref or None,
-            "rejected": [(r.entry, r.reason) for r in request.contacts.rejected],
-            "duplicates": request.contacts.duplicates, "total_contacts": len(request.contacts.numbers),
+            "media_digest": hashlib.sha256(media.content).hexdigest() if media else None, "media_note": request.media_note,
+            "media_ref": None,
+            "rejected": [(r.entry if not r.where else f"{r.entry} ({r.where})", r.reason) for r in request.rejected],
+            "duplicates": request.duplicates, "total_contacts": len(request.numbers), "dry_run": int(request.dry_run),
         }
-        send_id = self._store.create_send(send, media.content if media else None, split_batches(request.contacts.numbers, self._batch_size))
+        send_id = self._store.create_send(send, media.content if media else None, split_batches(request.numbers, self._batch_size))
         if send_id is None:
-            log.warning("send %s was submitted again; it was recorded before and is not sent twice", request.key)
+            log.warning("send %s was confirmed again; it was recorded before and is not sent twice", request.key)
         else:
-            log.info("send %d recorded: %d contacts in %d batches", send_id, len(request.contacts.numbers),
-                     -(-len(request.contacts.numbers) // self._batch_size))
+            log.info("send %d recorded: %d contacts in %d batches", send_id, len(request.numbers),
+                     -(-len(request.numbers) // self._batch_size))
         return send_id
 
     def start(self, send_id: int) -> Future:
@@ -101,7 +102,7 @@ class Dispatcher:
             "message": original.message, "sender": original.sender, "gif_url": original.gif_url,
             "media_name": original.media_name, "media_type": original.media_type, "media_digest": original.media_digest,
             "media_note": original.media_note, "media_ref": original.media_ref, "rejected": [], "duplicates": 0,
-            "total_contacts": len(numbers), "resend_of": send_id,
+            "total_contacts": len(numbers), "resend_of": send_id, "dry_run": original.dry_run,
         }
         new_id = self._store.create_send(send, self._store.get_media(send_id), split_batches(numbers, self._batch_size))
         if new_id is not None:

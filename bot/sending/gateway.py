@@ -129,6 +129,8 @@ ACCOUNT_LEVEL = (TokenExpired, SenderNotRegistered, BalanceTooLow)
 
 
 class Gateway(Protocol):
+    def mms_balance(self) -> float: ...
+
     def send_mms(
         self,
         *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 import io
 import warnings
 from dataclasses import dataclass
@@ -35,11 +36,21 @@ class Media:
     content: bytes
     content_type: str
     original_size: int
+    width: int = 0
+    height: int = 0
     note: str = ""  # set when the image was changed to fit, e.g. "re-encoded from 1.2 MB to 228 KB"
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def reencoded(self) -> bool:
+        return bool(self.note)
+
+    def describe(self) -> str:
+        kind = "PNG" if self.content_type == "image/png" else "JPEG"
+        return f"{kind}, {_kb(len(self.content))}, {self.width}×{self.height} px"
 
 
 def sniff_image_type(data: bytes) -> str | None:
@@ -64,7 +75,7 @@ def prepare_media(filename: str, data: bytes) -> Media:
             )
         if len(data) <= MAX_MEDIA_BYTES:
             image.load()  # a truncated or corrupt file fails here, not at the gateway
-            return Media(_with_extension(filename, content_type), data, content_type, len(data))
+            return Media(_with_extension(filename, content_type), data, content_type, len(data), width, height)
         return _shrink(filename, image, len(data))
     except MediaError:
         raise
@@ -90,20 +101,36 @@ def _shrink(filename: str, image: Image.Image, original_size: int) -> Media:
                     f"The image was {_kb(original_size)}, over the gateway's 230 KB limit, so it was re-encoded "
                     f"as a {image.width}×{image.height} JPEG of {_kb(len(content))}."
                 )
-                return Media(_with_extension(filename, "image/jpeg"), content, "image/jpeg", original_size, note)
+                return Media(_with_extension(filename, "image/jpeg"), content, "image/jpeg", original_size, image.width, image.height, note)
         if min(image.size) <= 64:
             raise MediaError("The image could not be made small enough for MMS (230 KB).")
         image = image.resize((max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)), Image.Resampling.LANCZOS)
 
 
 def _flatten(image: Image.Image) -> Image.Image:
-    """JPEG has no transparency: put transparent images on white rather than black."""
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+    """8-bit RGB for JPEG, with transparent parts on white rather than black.
+
+    Transparency comes as an alpha channel or as a colour key (PNG's tRNS chunk, in
+    ``info["transparency"]``) on palette, grey and RGB images alike.
+    """
+    mask = None
+    if image.mode.startswith("I"):  # 16-bit (or 32-bit) grey: scale down, don't clip to white
+        key = image.info.get("transparency")
+        wide = image.convert("I")
+        if isinstance(key, int):  # rare: a 16-bit grey colour key; Pillow's point() only maps linearly
+            values = array("i", wide.tobytes())
+            mask = Image.frombytes("L", image.size, bytes(0 if v == key else 255 for v in values))
+        image = wide.point(lambda v: v * (1 / 256)).convert("L")
+        image.info.pop("transparency", None)  # the key was in 16-bit units; the mask carries it now
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+        mask = rgba.getchannel("A")
+        image = rgba
+    if mask is None:
+        return image.convert("RGB")
+    background = Image.new("RGB", image.size, (255, 255, 255))
+    background.paste(image.convert("RGB"), mask=mask)
+    return background
 
 
 def _with_extension(filename: str, content_type: str) -> str:

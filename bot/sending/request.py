@@ -1,94 +1,53 @@
-"""One submission's inputs checked against the gateway's rules, as plain data (no Slack types)."""
+"""A confirmed review becomes a send request: the draft kept in the store between the two.
+
+The draft holds exactly what the review showed, so what is sent is what the person confirmed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot.sending.contacts import ContactList, parse_file, parse_text
-from bot.sending.fields import FieldError, normalise_message, validate_sender
-from bot.sending.media import Media, MediaError, prepare_media, validate_gif_url
-
-
-@dataclass(frozen=True)
-class Upload:
-    filename: str
-    content: bytes
-    ref: str = ""  # where it came from (e.g. Slack's file id), to show it again later
-
-
-@dataclass(frozen=True)
-class SubmissionInput:
-    key: str  # unique per submission (Slack's view id): the same key is only ever sent once
-    user_id: str
-    channel_id: str
-    message: str | None = None
-    sender: str | None = None
-    gif_url: str | None = None
-    contacts_text: str | None = None
-    contacts_file: Upload | None = None
-    media: Upload | None = None
+from bot.sending.contacts import Rejected
+from bot.sending.gateway import MediaFile
+from bot.sending.review import Review
 
 
 @dataclass(frozen=True)
 class SendRequest:
-    key: str
+    key: str  # the draft's id: a draft is only ever sent once
     user_id: str
     channel_id: str
     message: str
     sender: str | None
     gif_url: str | None
-    media: Media | None
-    media_ref: str
-    contacts: ContactList
+    media: MediaFile | None
+    media_note: str
+    numbers: list[str]
+    rejected: list[Rejected] = field(default_factory=list)
+    duplicates: int = 0
+    suppressed: list[tuple[str, str]] = field(default_factory=list)
+    dry_run: bool = False
 
 
-class InvalidSubmission(ValueError):
-    """Field name → message for a person. Field names match the form's fields."""
+def draft_record(review: Review) -> tuple[dict, list[str], bytes | None]:
+    """What the store keeps of a review until it is confirmed: (record, numbers, image bytes)."""
+    media = review.media
+    record = {
+        "message": review.message, "sender": review.sender, "gif_url": review.gif_url,
+        "media_name": media.filename if media else None, "media_type": media.content_type if media else None,
+        "media_note": media.note if media else "",
+        "rejected": [[r.entry, r.reason, r.where] for r in review.rejected],
+        "duplicates": review.duplicates, "suppressed": [list(s) for s in review.suppressed], "dry_run": review.dry_run,
+    }
+    return record, review.numbers, media.content if media else None
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
-
-def build_send_request(submission: SubmissionInput) -> SendRequest:
-    errors: dict[str, str] = {}
-    message = sender = gif_url = media = None
-    try:
-        message = normalise_message(submission.message)
-    except FieldError as exc:
-        errors["message"] = str(exc)
-    try:
-        sender = validate_sender(submission.sender)
-    except FieldError as exc:
-        errors["sender"] = str(exc)
-    if submission.gif_url and submission.gif_url.strip():
-        try:
-            gif_url = validate_gif_url(submission.gif_url)
-        except MediaError as exc:
-            errors["gif"] = str(exc)
-    if submission.media is not None:
-        try:
-            media = prepare_media(submission.media.filename, submission.media.content)
-        except MediaError as exc:
-            errors["media"] = str(exc)
-    contacts = parse_text(submission.contacts_text or "")
-    if submission.contacts_file is not None:
-        contacts = contacts.merge(parse_file(submission.contacts_file.filename, submission.contacts_file.content))
-    if not contacts.numbers:
-        field = "contacts" if (submission.contacts_text or "").strip() or submission.contacts_file is None else "contacts_file"
-        errors[field] = _no_contacts_message(contacts)
-    if errors:
-        raise InvalidSubmission(errors)
+def request_from_draft(key: str, user_id: str, channel_id: str, record: dict, numbers: list[str], media: bytes | None) -> SendRequest:
     return SendRequest(
-        key=submission.key, user_id=submission.user_id, channel_id=submission.channel_id, message=message,
-        sender=sender, gif_url=gif_url, media=media, media_ref=submission.media.ref if submission.media else "",
-        contacts=contacts,
+        key=key, user_id=user_id, channel_id=channel_id, message=record["message"], sender=record["sender"],
+        gif_url=record["gif_url"],
+        media=MediaFile(record["media_name"], media, record["media_type"]) if media else None,
+        media_note=record["media_note"], numbers=numbers,
+        rejected=[Rejected(entry, reason, where) for entry, reason, where in record["rejected"]],
+        duplicates=record["duplicates"], suppressed=[tuple(s) for s in record["suppressed"]], dry_run=record["dry_run"],
     )
-
-
-def _no_contacts_message(contacts: ContactList) -> str:
-    if not contacts.rejected:
-        return "Add at least one Australian mobile number, here or as a CSV/TXT file."
-    first = contacts.rejected[0]
-    more = len(contacts.rejected) - 1
-    return f"No valid Australian mobile number found. “{first.entry[:40]}”: {first.reason}" + (f" (and {more} more refused)" if more else "")

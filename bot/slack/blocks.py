@@ -7,8 +7,8 @@ import io
 import json
 
 from bot.sending.summary import SendSummary
+from bot.slack.kit import display_number, escape
 
-CALLBACK_SEND = "mms_send"
 ACTION_RESEND = "mms_resend_failed"
 VALUE = "value"  # action_id of every input element: the block_id says which field it is
 INLINE_LIMIT = 25  # problem lines shown in the thread before the full list moves to a CSV file
@@ -23,46 +23,6 @@ def _md(text: str) -> dict:
     return {"type": "mrkdwn", "text": text}
 
 
-def _input(block_id: str, label: str, element: dict, *, optional: bool = True, hint: str | None = None) -> dict:
-    block = {"type": "input", "block_id": block_id, "label": _text(label), "optional": optional, "element": {"action_id": VALUE, **element}}
-    if hint:
-        block["hint"] = _text(hint)
-    return block
-
-
-def send_modal(channel_id: str) -> dict:
-    return {
-        "type": "modal",
-        "callback_id": CALLBACK_SEND,
-        "title": _text("Send MMS"),
-        "submit": _text("Send"),
-        "close": _text("Cancel"),
-        "private_metadata": json.dumps({"channel_id": channel_id}),
-        "blocks": [
-            _input("sender", "Sender ID", {"type": "plain_text_input", "max_length": 16},
-                   hint="Optional. Letters, digits, spaces and dashes: up to 11 characters, or 16 digits. Blank uses the default."),
-            _input("message", "Message", {"type": "plain_text_input", "multiline": True, "max_length": 3000}, optional=False),
-            _input("media", "Image", {"type": "file_input", "filetypes": ["jpg", "jpeg", "png"], "max_files": 1},
-                   hint="Optional JPG or PNG. Images over 230 KB are shrunk to fit."),
-            _input("gif", "GIF link", {"type": "url_text_input"}, hint="Optional https link ending in .gif."),
-            _input("contacts", "Mobile numbers", {"type": "plain_text_input", "multiline": True, "max_length": 3000},
-                   hint="Australian mobiles separated by commas, spaces or new lines, e.g. 0400 000 000 or +61400000000."),
-            _input("contacts_file", "Numbers from a file", {"type": "file_input", "filetypes": ["csv", "txt"], "max_files": 1},
-                   hint="Optional CSV or TXT: one column of numbers, header or not. Combined with the numbers above."),
-        ],
-    }
-
-
-def display_number(national: str) -> str:
-    if len(national) == 9 and national.isdigit():
-        return f"0{national[:3]} {national[3:6]} {national[6:]}"
-    return national
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -72,6 +32,8 @@ def channel_message(summary: SendSummary) -> tuple[str, list[dict]]:
     who = f"<@{send.user_id}> is sending" if not summary.finished else f"<@{send.user_id}> sent"
     sender = f" from *{escape(send.sender)}*" if send.sender else ""
     headline = f"{who} an MMS to {_count(send.total_contacts, 'number')}{sender}."
+    if send.dry_run:
+        headline = ":test_tube: *Dry run: nothing was sent.* " + headline
     if send.resend_of:
         headline += " (a resend of the failed and unknown numbers of an earlier send)"
     quoted = "\n".join("> " + line for line in escape(send.message.replace("\r\n", "\n")).split("\n"))
@@ -107,6 +69,8 @@ def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
     """The thread reply; the flag says the lists were too long and belong in a CSV file."""
     send = summary.send
     lines = [f"*Result:* {_totals(summary)}"]
+    if send.dry_run:
+        lines.insert(0, ":test_tube: *Dry run: nothing was sent.* Numbers show as queued with `dry-run-` message ids.")
     if send.duplicates:
         lines.append(f"{_count(send.duplicates, 'duplicate number')} left out (each number gets one message).")
     if send.media_note:

@@ -8,7 +8,8 @@ import re
 from slack_sdk.errors import SlackApiError
 
 from bot.sending.permissions import NotAdmin, Permissions
-from bot.slack.blocks import HELP, send_modal
+from bot.slack.blocks import HELP
+from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
 
@@ -23,34 +24,39 @@ def parse_user(text: str) -> str | None:
     return (match.group(1) or match.group(2)) if match else None
 
 
-def register(app, permissions: Permissions) -> None:
-    @app.command("/mms")
-    def mms(ack, command, client, respond):
-        user = command["user_id"]
-        words = command.get("text", "").strip().split(None, 1)
-        verb = words[0].lower() if words else ""
-        argument = words[1] if len(words) > 1 else ""
-        if verb == "":
-            open_form(ack, command, client, respond, user)
-        elif verb == "help":
-            ack(text=HELP, response_type="ephemeral")
-        elif verb in ("allow", "revoke", "list"):
-            ack(text=admin_command(permissions, user, verb, argument), response_type="ephemeral")
-        else:
-            ack(text=f"I don't know `/mms {verb}`.\n\n{HELP}", response_type="ephemeral")
+def register(app) -> None:
+    app.command("/mms")(mms_command)
 
-    def open_form(ack, command, client, respond, user):
-        if not permissions.can_send(user):
-            log.info("refused /mms from %s: not on the allowlist", user)
-            ack(text=NOT_ALLOWED, response_type="ephemeral")
-            return
-        ack()
-        try:
-            client.views_open(trigger_id=command["trigger_id"], view=send_modal(command["channel_id"]))
-        except SlackApiError as exc:
-            log.error("views.open failed: %s", exc.response.get("error"))
-            respond(text="Sorry, the form could not be opened (Slack said: "
-                    f"`{exc.response.get('error')}`). Please run `/mms` again.", response_type="ephemeral")
+
+def mms_command(ack, command, client, respond, context) -> None:
+    permissions: Permissions = context["services"].permissions
+    user = command["user_id"]
+    words = command.get("text", "").strip().split(None, 1)
+    verb = words[0].lower() if words else ""
+    argument = words[1] if len(words) > 1 else ""
+    if verb == "":
+        open_form(ack, command, client, respond, permissions)
+    elif verb == "help":
+        ack(text=HELP, response_type="ephemeral")
+    elif verb in ("allow", "revoke", "list"):
+        ack(text=admin_command(permissions, user, verb, argument), response_type="ephemeral")
+    else:
+        ack(text=f"I don't know `/mms {verb}`.\n\n{HELP}", response_type="ephemeral")
+
+
+def open_form(ack, command, client, respond, permissions: Permissions) -> None:
+    user = command["user_id"]
+    if not permissions.can_send(user):
+        log.info("refused /mms from %s: not on the allowlist", user)
+        ack(text=NOT_ALLOWED, response_type="ephemeral")
+        return
+    ack()
+    try:
+        client.views_open(trigger_id=command["trigger_id"], view=send_form(command["channel_id"]))
+    except SlackApiError as exc:
+        log.error("views.open failed: %s", exc.response.get("error"))
+        respond(text="Sorry, the form could not be opened (Slack said: "
+                f"`{exc.response.get('error')}`). Please run `/mms` again.", response_type="ephemeral")
 
 
 def admin_command(permissions: Permissions, actor: str, verb: str, argument: str) -> str:

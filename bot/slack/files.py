@@ -29,7 +29,7 @@ class SlackFileFetcher:
         parts = urlsplit(url)
         return (parts.scheme, parts.netloc) in self._trusted and not parts.username
 
-    def fetch(self, url: str) -> bytes:
+    def fetch(self, url: str, max_bytes: int | None = None) -> bytes:
         for _ in range(_MAX_REDIRECTS + 1):
             if not self.is_trusted(url):
                 log.warning("refused to send the bot token to %s", urlsplit(url).netloc or "an invalid address")
@@ -41,7 +41,7 @@ class SlackFileFetcher:
                         continue
                     if response.status_code != 200:
                         raise FileDownloadError(f"Slack would not give the file (HTTP {response.status_code}). Try attaching it again.")
-                    content = _read_limited(response)
+                    content = _read_limited(response, max_bytes or MAX_DOWNLOAD_BYTES)
                     head = content[:512].lstrip().lower()
                     if "text/html" in response.headers.get("Content-Type", "") or head.startswith((b"<!doctype html", b"<html")):
                         # Slack answers a bad token or missing files:read scope with its login page.
@@ -53,11 +53,14 @@ class SlackFileFetcher:
         raise FileDownloadError("The file download was redirected too many times.")
 
 
-def _read_limited(response: httpx.Response) -> bytes:
+def _read_limited(response: httpx.Response, limit: int) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FileDownloadError(f"The file is too large ({int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB).")
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         size += len(chunk)
-        if size > MAX_DOWNLOAD_BYTES:
-            raise FileDownloadError("The file is too large (over 20 MB).")
+        if size > limit:
+            raise FileDownloadError(f"The file is too large (over {limit / 1e6:.0f} MB).")
         chunks.append(chunk)
     return b"".join(chunks)

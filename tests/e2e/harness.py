@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from tests.fakes.server import wait_for
 from tests.fakes.slack import BOT_TOKEN
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
@@ -54,6 +55,7 @@ class BotProcess:
         }
         self.http = httpx.Client(timeout=10)
         self.process = None
+        self.pushed: dict[str, str] = {}  # form view id -> the view the bot pushed over it
 
     def start(self) -> "BotProcess":
         self._log = open(self.log_path, "ab")
@@ -96,7 +98,43 @@ class BotProcess:
         return self.post(body, overrides.get("headers"))
 
     def submit(self, values: dict, user: str = ADMIN, channel: str = "C1", view_id: str = "V1") -> httpx.Response:
-        return self.post(urlencode({"payload": json.dumps(view_submission(values, user, channel, view_id))}).encode())
+        """Submit the form, as Slack does; a view the bot pushes in answer becomes real in the fake Slack."""
+        response = self.post(urlencode({"payload": json.dumps(view_submission(values, user, channel, view_id))}).encode())
+        if response.status_code == 200:
+            pushed = self.slack.took_response(response.content, view_id)
+            if pushed:
+                self.pushed[view_id] = pushed
+        return response
+
+    def review(self, view_id: str = "V1", timeout: float = 20) -> dict:
+        """Wait until the "Checking…" view pushed over form ``view_id`` is replaced by the review or the problems."""
+        pushed = self.pushed[view_id]
+
+        def settled():
+            view = self.slack.views.get(pushed) or {}
+            return view if view.get("submit") or view.get("callback_id") == "mms_problems" else None
+
+        return wait_for(settled, timeout=timeout)
+
+    def confirm(self, review: dict, user: str = ADMIN) -> httpx.Response:
+        """Press the review's submit button."""
+        assert review["callback_id"] == "mms_review" and review.get("submit"), review
+        payload = view_submission({}, user, "", review["id"])
+        payload["view"].update({"callback_id": "mms_review", "private_metadata": review["private_metadata"],
+                                "external_id": review.get("external_id", ""), "previous_view_id": "V1"})
+        response = self.post(urlencode({"payload": json.dumps(payload)}).encode())
+        if response.status_code == 200:
+            self.slack.took_response(response.content, review["id"])
+        return response
+
+    def send(self, values: dict, user: str = ADMIN, channel: str = "C1", view_id: str = "V1") -> dict:
+        """The whole path a person takes: fill the form, wait for the review, confirm it."""
+        response = self.submit(values, user, channel, view_id)
+        assert response.status_code == 200 and response.json().get("response_action") == "push", response.content[:500]
+        review = self.review(view_id)
+        answer = self.confirm(review, user)
+        assert answer.status_code == 200 and answer.json() == {"response_action": "clear"}, answer.content[:500]
+        return review
 
     def click_resend(self, send_id: int, user: str = ADMIN) -> httpx.Response:
         payload = {

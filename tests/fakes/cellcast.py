@@ -55,15 +55,22 @@ class FakeCellcast:
     latency: float = 0.0
     calls: list[ReceivedCall] = field(default_factory=list)
     script: deque = field(default_factory=deque)
+    mms_balance: float = 10000
+    reads: list[tuple[str, float]] = field(default_factory=list)  # (path with query, arrival) of every GET
+    read_script: deque = field(default_factory=deque)  # behaviours for GETs, one per request, like `script`
+    api_key: str = ""  # when set, GETs with another key get the documented 401
 
-    def start(self) -> "FakeCellcast":
+    def start(self, port: int = 0) -> "FakeCellcast":
         fake = self
 
         class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 fake._handle(self)
 
-        self.server = LoopbackServer(Handler).start()
+            def do_GET(self) -> None:  # noqa: N802
+                fake._read(self)
+
+        self.server = LoopbackServer(Handler, port).start()
         return self
 
     def stop(self) -> None:
@@ -118,6 +125,30 @@ class FakeCellcast:
             handler.send(200, json.dumps(STATUS_FALSE_200).encode())
         else:
             raise AssertionError(f"unknown behaviour {behaviour!r}")
+
+    def _read(self, handler: QuietHandler) -> None:
+        path = handler.path.split("?")[0]
+        with self.server.lock:
+            self.reads.append((handler.path, time.monotonic()))
+            behaviour = self.read_script.popleft() if self.read_script else "ok"
+        if handler.headers.get("Authorization") != "Bearer " + self.api_key and self.api_key:
+            handler.send(401, json.dumps(TOKEN_401).encode())
+            return
+        if behaviour == "401":
+            handler.send(401, json.dumps(TOKEN_401).encode())
+        elif behaviour == "500":
+            handler.send(500, b"<html><body>Internal Server Error</body></html>", "text/html")
+        elif behaviour == "429":
+            handler.send(429, b'{"message":"OVER_LIMIT"}', headers={"Retry-After": "1"})
+        elif path == "/api/v1/apiClient/account":
+            handler.send(200, json.dumps({
+                "meta": {"code": 200, "status": "SUCCESS"}, "message": "Here's your account",
+                "data": {"account_name": "Test Account", "account_email": "ops@example.com", "sms_balance": 9972.2,
+                         "mms_balance": self.mms_balance},
+                "error": {},
+            }).encode())
+        else:
+            handler.send(404, b'{"message":"not found"}')
 
     def _queue_report(self, call: ReceivedCall) -> dict:
         queued, invalid, unsubscribed = [], [], []

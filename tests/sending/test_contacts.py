@@ -3,7 +3,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from bot.sending.contacts import InvalidNumber, normalise, parse_csv, parse_file, parse_text
+from bot.sending.contacts import InvalidNumber, normalise, parse_text
 
 nationals = st.from_regex(r"4[0-9]{8}", fullmatch=True)
 
@@ -75,8 +75,28 @@ def test_a_bad_entry_does_not_swallow_its_neighbours():
     assert [r.entry for r in result.rejected] == ["123", "Bob"]
 
 
-def test_unicode_digits_are_not_numbers():
-    assert parse_text("٠٤٠٠٠٠٠٠٠٠").numbers == []
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\uff10\uff14\uff10\uff10 \uff10\uff10\uff10 \uff10\uff10\uff11",  # full-width digits, as typed on a Japanese keyboard
+        "\u0660\u0664\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0661",  # Arabic-Indic digits
+        "0400\u00a0000\u00a0001",  # no-break spaces (Word, Outlook)
+        "0400\u202f000\u2009001",  # narrow no-break and thin spaces
+        "0400\u2007000\u2007001",  # figure spaces
+        "\u200b0400000001\u200b",  # zero-width spaces around a pasted number
+        "0400\u2013000\u2014001",  # en and em dashes
+        "\uff0b61 400 000 001",  # full-width plus
+        "0061 400 000 001",  # dialled with the international prefix
+    ],
+)
+def test_unicode_digits_spaces_and_dashes_in_numbers(typed):
+    assert parse_text(typed).numbers == ["400000001"]
+
+
+@pytest.mark.parametrize("cell", ["4.00E+08", "4.12346E+08", "6.14E+10"])
+def test_scientific_notation_is_refused_saying_the_spreadsheet_mangled_it(cell):
+    result = parse_text(cell)
+    assert result.numbers == [] and "scientific notation" in result.rejected[0].reason
 
 
 def test_pasted_json_array():
@@ -85,21 +105,6 @@ def test_pasted_json_array():
     assert [r.entry for r in result.rejected] == ["nope", "null"]
 
 
-def test_csv_with_header_and_other_columns_uses_the_number_column():
-    data = b"\xef\xbb\xbfName,Mobile,Notes\nAnn,0400 000 001,vip\nBen,+61400000002,\nCat,bogus,x\n"
-    result = parse_csv(data)
-    assert result.numbers == ["400000001", "400000002"]
-    assert [(r.entry, "letters" in r.reason) for r in result.rejected] == [("bogus", True)]
-
-
-def test_csv_without_header_and_semicolons():
-    assert parse_csv(b"0400000001;x\n0400000002;y\n").numbers == ["400000001", "400000002"]
-
-
-def test_txt_file_is_free_text_and_windows_1252_is_tolerated():
-    assert parse_file("list.txt", "0400000001\r\n0400000002 caf\xe9\r\n".encode("cp1252")).numbers == ["400000001", "400000002"]
-
-
 def test_merge_deduplicates_across_inputs():
-    merged = parse_text("0400000001, 0400000002").merge(parse_csv(b"phone\n0400000002\n0400000003\n"))
+    merged = parse_text("0400000001, 0400000002").merge(parse_text("0400000002\n0400000003\n"))
     assert merged.numbers == ["400000001", "400000002", "400000003"] and merged.duplicates == 1

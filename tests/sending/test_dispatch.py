@@ -6,7 +6,8 @@ import pytest
 
 from bot.cellcast import CellcastClient
 from bot.sending.dispatch import Dispatcher
-from bot.sending.request import SubmissionInput, build_send_request
+from bot.sending.contacts import parse_text
+from bot.sending.request import SendRequest
 from bot.sending.summary import summarise
 from bot.sending.throttle import RateLimiter
 from bot.store import Store
@@ -43,8 +44,14 @@ def rig(cellcast, tmp_path):
     client.close()
 
 
+def request_for(text, key):
+    parsed = parse_text(text)
+    return SendRequest(key=key, user_id="U1", channel_id="C1", message="hi", sender=None, gif_url=None, media=None,
+                       media_note="", numbers=parsed.numbers, rejected=parsed.rejected, duplicates=parsed.duplicates)
+
+
 def submit(dispatcher, contacts, key="V1"):
-    request = build_send_request(SubmissionInput(key=key, user_id="U1", channel_id="C1", message="hi", contacts_text="\n".join(contacts)))
+    request = request_for("\n".join(contacts), key)
     send_id = dispatcher.record(request)
     dispatcher.start(send_id).result(timeout=30)
     return send_id
@@ -87,7 +94,7 @@ def test_account_level_failure_stops_further_calls(rig, cellcast):
 
 def test_same_key_is_recorded_and_sent_once(rig, cellcast):
     store, _, dispatcher = rig
-    request = build_send_request(SubmissionInput(key="V9", user_id="U1", channel_id="C1", message="hi", contacts_text="0400000001"))
+    request = request_for("0400000001", "V9")
     assert dispatcher.record(request) is not None
     assert dispatcher.record(request) is None
 
@@ -107,8 +114,7 @@ def test_rate_limit_holds_across_concurrent_batches(rig, cellcast):
 def test_summary_lists_local_and_gateway_refusals(rig, cellcast):
     store, _, dispatcher = rig
     cellcast.unsubscribed = {"400000002"}
-    request = build_send_request(SubmissionInput(key="V3", user_id="U1", channel_id="C1", message="hi",
-                                                 contacts_text="0400000001, 0400000002, 12345"))
+    request = request_for("0400000001, 0400000002, 12345", "V3")
     send_id = dispatcher.record(request)
     dispatcher.start(send_id).result(timeout=10)
     summary = summarise(store, send_id)

@@ -1,5 +1,6 @@
 import io
 import os
+from array import array
 
 import pytest
 from PIL import Image
@@ -58,3 +59,50 @@ def test_gif_urls_accepted(url):
 def test_gif_urls_refused(url):
     with pytest.raises(MediaError):
         validate_gif_url(url)
+
+
+def _big(image, fmt="PNG", **params):
+    """An image over the gateway's limit, so that it must be re-encoded."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, compress_level=0, **params)
+    assert buffer.tell() > MAX_MEDIA_BYTES
+    return buffer.getvalue()
+
+
+def _decoded(media):
+    return Image.open(io.BytesIO(media.content)).convert("RGB")
+
+
+def test_a_16_bit_grey_png_keeps_its_greys_when_re_encoded():
+    row = array("H", [30000] * 300 + [0] * 300)  # left half mid grey, right half black, 16 bits a pixel
+    image = Image.frombytes("I;16", (600, 600), row.tobytes() * 600)
+    media = prepare_media("scan.png", _big(image))
+    pixels = _decoded(media)
+    left, right = pixels.getpixel((100, 300)), pixels.getpixel((500, 300))
+    assert all(abs(channel - 30000 // 256) <= 6 for channel in left), left  # not clipped to white
+    assert all(channel <= 6 for channel in right), right
+    assert media.content_type == "image/jpeg" and media.reencoded
+
+
+def test_a_png_whose_transparency_is_a_colour_key_goes_on_white_not_black():
+    image = Image.new("RGB", (700, 700), (0, 0, 0))
+    image.paste((200, 20, 20), (0, 0, 350, 700))
+    media = prepare_media("keyed.png", _big(image, transparency=(0, 0, 0)))
+    pixels = _decoded(media)
+    assert all(channel >= 245 for channel in pixels.getpixel((600, 350)))  # the keyed-out half is white
+    red = pixels.getpixel((100, 350))
+    assert red[0] > 180 and red[1] < 60 and red[2] < 60
+
+
+def test_a_grey_png_with_a_colour_key_goes_on_white():
+    image = Image.new("L", (700, 700), 0)
+    image.paste(128, (0, 0, 350, 700))
+    media = prepare_media("keyed-grey.png", _big(image, transparency=0))
+    pixels = _decoded(media)
+    assert all(channel >= 245 for channel in pixels.getpixel((600, 350)))
+    assert all(abs(channel - 128) <= 6 for channel in pixels.getpixel((100, 350)))
+
+
+def test_the_review_can_say_what_the_image_is():
+    media = prepare_media("logo.png", image_bytes("PNG", size=(64, 48)))
+    assert media.width == 64 and media.height == 48 and media.describe().startswith("PNG, ") and "64×48 px" in media.describe()

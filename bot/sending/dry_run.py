@@ -1,0 +1,45 @@
+"""A gateway that sends nothing: ``MMS_DRY_RUN=true`` runs the whole bot without Cellcast.
+
+Every number is answered as queued with a message id starting ``dry-run-``, so the review, the
+channel message, the thread and the CSV look as they would, and say that nothing was sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+
+from bot.sending.gateway import GatewayResult, MediaFile, QueuedContact
+
+DRY_RUN_PREFIX = "dry-run-"
+
+
+class DryRunGateway:
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def mms_balance(self) -> float | None:
+        return None  # no account to ask
+
+    def send_mms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str],
+        sender: str | None = None,
+        media: MediaFile | None = None,
+        gif_url: str | None = None,
+    ) -> GatewayResult:
+        with self._lock:
+            ids = [next(self._ids) for _ in contacts]
+        queued = [QueuedContact(_national(c), f"{DRY_RUN_PREFIX}{i:09d}") for c, i in zip(contacts, ids)]
+        return GatewayResult(queued=queued, message="dry run: nothing was sent")
+
+    def close(self) -> None:
+        pass
+
+
+def _national(contact: str) -> str:
+    return contact[3:] if contact.startswith("+61") else contact

@@ -1,0 +1,224 @@
+"""From a filled-in form to a review a person confirms: instant checks, then the slow ones.
+
+Instant checks (message, sender ID, GIF link, "some numbers given") answer on the form itself.
+The slow ones (files, image, suppression, balance) run on a worker and end either in a
+``Review`` (what exactly would be sent, to whom, at what cost) or in ``Problems`` per field.
+Plain data only: no Slack and no HTTP types here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from bot.sending.contact_files import ContactsFileError, FileLimits, FileSource, parse_contacts_file
+from bot.sending.contacts import ContactList, Rejected, parse_text
+from bot.sending.fields import FieldError, normalise_message, validate_sender
+from bot.sending.gateway import ACCOUNT_LEVEL, Gateway, GatewayError
+from bot.sending.media import Media, MediaError, prepare_media, validate_gif_url
+
+# Form fields, named as the form's block ids.
+FIELDS = ("sender", "message", "media", "gif", "contacts", "contacts_file")
+ACCOUNT = "gateway"  # not a form field: the Cellcast account itself (key refused, …)
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """An attached file as the chat platform describes it; downloaded by the checks, not before."""
+
+    id: str
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FormInput:
+    user_id: str
+    channel_id: str
+    message: str | None = None
+    sender: str | None = None
+    gif_url: str | None = None
+    contacts_text: str | None = None
+    contacts_file: FileRef | None = None
+    media: FileRef | None = None
+
+
+@dataclass(frozen=True)
+class CheckedForm:
+    """The form after its instant checks: normalised values, files still to fetch."""
+
+    user_id: str
+    channel_id: str
+    message: str
+    sender: str | None
+    gif_url: str | None
+    contacts_text: str
+    contacts_file: FileRef | None
+    media: FileRef | None
+
+
+class Problems(ValueError):
+    """Field → message for a person."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def instant_checks(form: FormInput) -> CheckedForm:
+    """Checks that cost nothing; raise Problems to answer on the form's fields at once."""
+    problems: dict[str, str] = {}
+    message = sender = gif_url = None
+    try:
+        message = normalise_message(form.message)
+    except FieldError as exc:
+        problems["message"] = str(exc)
+    try:
+        sender = validate_sender(form.sender)
+    except FieldError as exc:
+        problems["sender"] = str(exc)
+    if form.gif_url and form.gif_url.strip():
+        try:
+            gif_url = validate_gif_url(form.gif_url)
+        except MediaError as exc:
+            problems["gif"] = str(exc)
+    if not (form.contacts_text or "").strip() and form.contacts_file is None:
+        problems["contacts"] = "Add at least one Australian mobile number, here or as a file."
+    if problems:
+        raise Problems(problems)
+    return CheckedForm(form.user_id, form.channel_id, message, sender, gif_url, (form.contacts_text or "").strip(),
+                       form.contacts_file, form.media)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The account's MMS balance, or why it could not be read."""
+
+    credits: float | None
+    error: str = ""
+    blocking: bool = False  # the account itself is refused (e.g. the API key): nothing could be sent
+
+
+@dataclass
+class Review:
+    message: str
+    sender: str | None
+    gif_url: str | None
+    media: Media | None
+    numbers: list[str]
+    typed: int  # valid numbers from the text box
+    from_file: int  # valid numbers from the file that were not typed too
+    file_source: FileSource | None
+    rejected: list[Rejected]
+    duplicates: int
+    suppressed: list[tuple[str, str]]  # (number, why it is suppressed)
+    balance: Balance
+    credits_per_mms: float
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def credits_needed(self) -> float:
+        return len(self.numbers) * self.credits_per_mms
+
+    @property
+    def left_out(self) -> int:
+        return len(self.rejected) + self.duplicates + len(self.suppressed)
+
+
+def read_balance(gateway: Gateway, dry_run: bool = False) -> Balance:
+    if dry_run:
+        return Balance(None, "not read in a dry run")
+    try:
+        return Balance(gateway.mms_balance())
+    except ACCOUNT_LEVEL as exc:
+        return Balance(None, exc.user_message, blocking=True)
+    except GatewayError as exc:
+        return Balance(None, exc.user_message)
+
+
+SuppressionLookup = Callable[[Iterable[str]], dict[str, str]]  # numbers → {suppressed number: why}
+
+
+def check(
+    form: CheckedForm,
+    uploads: dict[str, Upload],
+    *,
+    file_limits: FileLimits,
+    suppressed: SuppressionLookup,
+    balance: Callable[[], Balance],
+    credits_per_mms: float,
+    dry_run: bool = False,
+) -> Review:
+    """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault."""
+    problems: dict[str, str] = {}
+    media = None
+    if "media" in uploads:
+        try:
+            media = prepare_media(uploads["media"].filename, uploads["media"].content)
+        except MediaError as exc:
+            problems["media"] = str(exc)
+    typed = parse_text(form.contacts_text) if form.contacts_text else ContactList()
+    contacts, file_source, from_file = typed, None, 0
+    if "contacts_file" in uploads:
+        upload = uploads["contacts_file"]
+        try:
+            listed, file_source = parse_contacts_file(upload.filename, upload.content, file_limits)
+        except ContactsFileError as exc:
+            problems["contacts_file"] = str(exc)
+        else:
+            contacts = typed.merge(listed)
+            from_file = len(contacts.numbers) - len(typed.numbers)
+            if not listed.numbers:
+                problems["contacts_file"] = _nothing_valid(listed, f"in {upload.filename}")
+    if not contacts.numbers and "contacts_file" not in problems and form.contacts_text:
+        problems["contacts"] = _nothing_valid(typed, "here")
+    if problems:
+        raise Problems(problems)
+    found = suppressed(contacts.numbers)
+    numbers = [n for n in contacts.numbers if n not in found] if found else contacts.numbers
+    reading = balance()
+    if reading.blocking:
+        raise Problems({ACCOUNT: reading.error})
+    review = Review(
+        message=form.message, sender=form.sender, gif_url=form.gif_url, media=media, numbers=numbers,
+        typed=len(typed.numbers), from_file=from_file, file_source=file_source, rejected=contacts.rejected,
+        duplicates=contacts.duplicates, suppressed=[(n, found[n]) for n in contacts.numbers if n in found],
+        balance=reading, credits_per_mms=credits_per_mms, dry_run=dry_run,
+    )
+    if not numbers:
+        raise Problems({"contacts": "Every number given is on the suppression list (they opted out), so there is no one to send to."})
+    review.warnings.extend(_warnings(review))
+    return review
+
+
+def _warnings(review: Review) -> list[str]:
+    warnings = []
+    if review.balance.credits is not None and review.balance.credits < review.credits_needed:
+        warnings.append(
+            f"The balance ({review.balance.credits:,g} MMS credits) is lower than this send needs "
+            f"(about {review.credits_needed:,g}): Cellcast refuses what it cannot charge for, so part or all of "
+            "this send would not go out. Recharge first."
+        )
+    elif review.balance.credits is None and not review.dry_run:
+        warnings.append(f"The MMS balance could not be read ({review.balance.error}); the send may fail if it is too low.")
+    length = len(review.message.replace("\r\n", "\n"))
+    if length > 1000:
+        warnings.append(f"The message is {length:,} characters; Cellcast has allowed 1,000 for MMS. It may be cut or refused.")
+    return warnings
+
+
+def _nothing_valid(contacts: ContactList, where: str) -> str:
+    if not contacts.rejected:
+        return f"No Australian mobile number found {where}."
+    first = contacts.rejected[0]
+    more = len(contacts.rejected) - 1
+    at = f" ({first.where})" if first.where else ""
+    return (f"No valid Australian mobile number found {where}. “{first.entry[:40]}”{at}: {first.reason}"
+            + (f" (and {more:,} more refused)" if more else ""))

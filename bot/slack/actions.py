@@ -1,0 +1,24 @@
+"""Buttons in the bot's messages: "Send again" to the numbers a send could not reach."""
+
+from __future__ import annotations
+
+from bot.slack.blocks import ACTION_RESEND
+
+
+def register(app) -> None:
+    app.action(ACTION_RESEND)(resend_clicked)
+
+
+def resend_clicked(ack, body, respond, context) -> None:
+    """Confirmed in a dialog first; keyed by the original send, so a double click sends once."""
+    ack()
+    services = context["services"]
+    user = body["user"]["id"]
+    if not services.permissions.can_send(user):
+        respond(text="You are not on the list of people who can send MMS.", response_type="ephemeral", replace_original=False)
+        return
+    send_id = int(body["actions"][0]["value"])
+    new_id = services.dispatcher.resend(send_id, user)
+    if new_id is None:
+        respond(text="These numbers were already sent again (or nothing is left to resend); see the newer message in the channel.",
+                response_type="ephemeral", replace_original=False)

@@ -1,0 +1,69 @@
+"""Small Block Kit helpers and Slack's limits, in one place."""
+
+from __future__ import annotations
+
+import re
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_MESSAGE_TEXT = 40_000
+MAX_CONTEXT_TEXT = 2000  # (per element: Block Kit limits a context element's text as a section's; kept shorter)
+MAX_PLAIN_TITLE = 24  # a view's title, submit and close labels
+MORE = "\n… (more in the CSV file)"
+
+_ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
+_LINK_TAIL = re.compile(r"<[^>]*$")
+
+
+def plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text}
+
+
+def md(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text}
+
+
+def section(text: str, block_id: str | None = None, limit: int = MAX_SECTION_TEXT) -> dict:
+    block = {"type": "section", "text": md(cut(text, limit))}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(text: str) -> dict:
+    return {"type": "context", "elements": [md(cut(text, MAX_CONTEXT_TEXT))]}
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters in mrkdwn text; everything else is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int, more: str = "\n… (cut short)") -> str:
+    """At most ``limit`` characters, cut at a line end where possible, never inside an
+    ``&amp;``-style entity or a ``<…>`` link, and saying that something was left out."""
+    if len(text) <= limit:
+        return text
+    room = max(0, limit - len(more))
+    head = text[:room]
+    newline = head.rfind("\n")
+    if newline > room // 2:
+        head = head[:newline]
+    head = _ENTITY_TAIL.sub("", head)
+    head = _LINK_TAIL.sub("", head)
+    return head + more
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def display_number(national: str) -> str:
+    if len(national) == 9 and national.isdigit():
+        return f"0{national[:3]} {national[3:6]} {national[6:]}"
+    return national
+
+
+def quote(text: str) -> str:
+    return "\n".join("> " + line for line in escape(text.replace("\r\n", "\n")).split("\n"))

@@ -1,0 +1,160 @@
+"""The modals: the form, "Checking…", the review, the problems, and a review that is gone.
+
+The review is pushed over the form, so closing it ("Back") returns to the form with every input
+as the person left it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot.sending.review import ACCOUNT, Review
+from bot.slack.kit import MAX_VIEW_BLOCKS, context, count, cut, display_number, escape, plain, quote, section
+
+CALLBACK_SEND = "mms_send"
+CALLBACK_REVIEW = "mms_review"
+CALLBACK_PROBLEMS = "mms_problems"
+VALUE = "value"  # action_id of every input element: the block_id says which field it is
+EXAMPLES = 5  # refused entries shown on the review; all of them go to the thread and CSV after sending
+
+FIELD_LABELS = {
+    "sender": "Sender ID", "message": "Message", "media": "Image", "gif": "GIF link",
+    "contacts": "Mobile numbers", "contacts_file": "Numbers from a file", ACCOUNT: "Cellcast account",
+}
+
+
+def _input(block_id: str, label: str, element: dict, *, optional: bool = True, hint: str | None = None) -> dict:
+    block = {"type": "input", "block_id": block_id, "label": plain(label), "optional": optional, "element": {"action_id": VALUE, **element}}
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def send_form(channel_id: str) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_SEND,
+        "title": plain("Send MMS"),
+        "submit": plain("Review"),
+        "close": plain("Cancel"),
+        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "blocks": [
+            _input("sender", "Sender ID", {"type": "plain_text_input", "max_length": 16},
+                   hint="Optional. Letters, digits, spaces and dashes: up to 11 characters, or 16 digits. Blank uses the default."),
+            _input("message", "Message", {"type": "plain_text_input", "multiline": True, "max_length": 3000}, optional=False),
+            _input("media", "Image", {"type": "file_input", "filetypes": ["jpg", "jpeg", "png"], "max_files": 1},
+                   hint="Optional JPG or PNG. Images over 230 KB are shrunk to fit."),
+            _input("gif", "GIF link", {"type": "url_text_input"}, hint="Optional https link ending in .gif."),
+            _input("contacts", "Mobile numbers", {"type": "plain_text_input", "multiline": True, "max_length": 3000},
+                   hint="Australian mobiles separated by commas, spaces or new lines, e.g. 0400 000 000 or +61400000000."),
+            _input("contacts_file", "Numbers from a file",
+                   {"type": "file_input", "filetypes": ["csv", "txt", "xlsx", "xls"], "max_files": 1},
+                   hint="Optional CSV, TXT or Excel (.xlsx). The column headed Mobile (or Phone) is used. Combined with the numbers above."),
+        ],
+    }
+
+
+def review_external_id(draft_id: str) -> str:
+    return f"mms-review-{draft_id}"
+
+
+def _stacked(draft_id: str, callback_id: str, blocks: list[dict], submit: str | None = None) -> dict:
+    view = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "external_id": review_external_id(draft_id),
+        "title": plain("Review MMS"),
+        "close": plain("Back"),
+        "private_metadata": json.dumps({"draft_id": draft_id}),
+        "blocks": blocks[:MAX_VIEW_BLOCKS],
+    }
+    if submit:
+        view["submit"] = plain(submit)
+    return view
+
+
+def checking_view(draft_id: str) -> dict:
+    """Shown at once, without a submit button: nothing can be sent until the checks are done."""
+    return _stacked(draft_id, CALLBACK_REVIEW, [
+        section(":hourglass_flowing_sand: *Checking…* Reading the numbers and the image, and the account's balance."),
+        context("This takes a few seconds for a large list. Nothing is sent until you confirm on the next screen."),
+    ])
+
+
+def problems_view(draft_id: str, problems: dict[str, str]) -> dict:
+    blocks = [section(":warning: *Some things need fixing before this can be sent.* Press *Back* to return to the form; "
+                      "everything you entered is still there.")]
+    for field, message in problems.items():
+        label = FIELD_LABELS.get(field, field)
+        blocks.append(section(f"*{escape(label)}:* {escape(message)}", block_id=f"problem_{field}"))
+    return _stacked(draft_id, CALLBACK_PROBLEMS, blocks)
+
+
+def review_view(draft_id: str, review: Review) -> dict:
+    total = len(review.numbers)
+    blocks = []
+    if review.dry_run:
+        blocks.append(section(":test_tube: *Dry run: nothing will be sent.* Everything else happens as it would."))
+    blocks.append(section(f"*This MMS goes to {count(total, 'number')}.*\n{_sources(review)}"))
+    left_out = _left_out(review)
+    if left_out:
+        blocks.append(section(left_out, block_id="left_out"))
+    blocks.append(section("*Message, exactly as it will be sent:*\n" + quote(review.message.replace("\r\n", "\n")), block_id="message"))
+    blocks.append(context(f"{len(review.message.replace(chr(13), '')):,} characters. Sender ID: "
+                          + (f"*{escape(review.sender)}*" if review.sender else "gateway default")))
+    media_lines = []
+    if review.media:
+        how = f"re-encoded to fit: {escape(review.media.note)}" if review.media.reencoded else "sent as attached"
+        media_lines.append(f":frame_with_picture: Image: {review.media.describe()}, {how}.")
+    if review.gif_url:
+        media_lines.append(f":link: GIF link: {escape(review.gif_url)}")
+    if media_lines:
+        blocks.append(section("\n".join(media_lines), block_id="media"))
+    blocks.append(section(_credits(review), block_id="credits"))
+    for warning in review.warnings:
+        blocks.append(section(f":warning: {escape(warning)}"))
+    submit = cut(f"Send to {total:,} numbers" if total != 1 else "Send to 1 number", 24, "")
+    return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit)
+
+
+def _sources(review: Review) -> str:
+    parts = []
+    if review.typed:
+        parts.append(f"• {count(review.typed, 'number')} typed in the form")
+    if review.file_source:
+        parts.append(f"• {count(review.from_file, 'number')} from {escape(review.file_source.describe())}")
+    return "\n".join(parts)
+
+
+def _left_out(review: Review) -> str:
+    if not review.left_out:
+        return ""
+    lines = [f"*{count(review.left_out, 'entry', 'entries')} left out:*"]
+    if review.rejected:
+        lines.append(f"• {count(len(review.rejected), 'invalid entry', 'invalid entries')}, for example:")
+        for rejected in review.rejected[:EXAMPLES]:
+            where = f" ({rejected.where})" if rejected.where else ""
+            lines.append(f"    ◦ “{escape(rejected.entry[:40])}”{where}: {escape(rejected.reason)}")
+        if len(review.rejected) > EXAMPLES:
+            lines.append(f"    ◦ … and {len(review.rejected) - EXAMPLES:,} more, all listed in the thread after sending")
+    if review.duplicates:
+        lines.append(f"• {count(review.duplicates, 'duplicate')} (each number gets one MMS)")
+    if review.suppressed:
+        shown = ", ".join(display_number(n) for n, _ in review.suppressed[:EXAMPLES])
+        more = f" and {len(review.suppressed) - EXAMPLES:,} more" if len(review.suppressed) > EXAMPLES else ""
+        lines.append(f"• {count(len(review.suppressed), 'number')} on the suppression list (opted out): {shown}{more}")
+    return "\n".join(lines)
+
+
+def _credits(review: Review) -> str:
+    need = f"*Credits:* about {review.credits_needed:,g} ({review.credits_per_mms:g} per MMS)"
+    if review.dry_run:
+        return need + " — none used in a dry run."
+    if review.balance.credits is None:
+        return need + f"; balance unknown ({escape(review.balance.error)})."
+    return need + f"; the account has {review.balance.credits:,g} MMS credits."
+
+
+def notice_view(title: str, text: str) -> dict:
+    """Replaces a review that can no longer be sent (expired, or already sent)."""
+    return {"type": "modal", "title": plain(title[:24]), "close": plain("Close"), "blocks": [section(text)]}
