@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ack_latency, parsing, throughput
+from bench import ack_latency, parsing, review, throughput
 
 
 def main() -> None:
@@ -13,6 +13,7 @@ def main() -> None:
     quick = parser.parse_args().quick
     parsing.run(quick)
     ack_latency.run(quick)
+    review.run(quick)
     throughput.run(quick)
 
 

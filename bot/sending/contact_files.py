@@ -154,41 +154,40 @@ def _cell_text(value: object) -> str:
 
 
 def _parse_rows(filename: str, kind: str, rows: Iterable[list[str]], limits: FileLimits) -> tuple[ContactList, FileSource]:
-    iterator = iter(rows)
-    head: list[list[str]] = []
-    for row in iterator:
+    numbered = enumerate(rows, start=1)  # row numbers as the spreadsheet shows them
+    head: list[tuple[int, list[str]]] = []
+    for number, row in numbered:
         if any(cell.strip() for cell in row):
-            head.append(row)
+            head.append((number, row))
         if len(head) > _SAMPLE_ROWS:
             break
     if not head:
         raise ContactsFileError("The file has no rows with anything in them.")
-    header = head[0] if _is_header(head[0]) else None
+    header = head[0][1] if _is_header(head[0][1]) else None
     sample = head[1:] if header else head
-    column = _choose_column(header, sample)
-    single = max(len(row) for row in head) == 1
+    column = _choose_column(header, [row for _, row in sample])
+    single = max(len(row) for _, row in head) == 1
     collector = Collector()
     count = 0
-    first_data_row = 2 if header else 1
-    for index, row in enumerate(_chain(sample, iterator)):
+    for number, row in _chain(sample, numbered):
         cell = row[column] if column < len(row) else ""
-        if not any(c.strip() for c in row):
+        if not cell.strip():
+            if any(c.strip() for c in row):
+                count += 1
             continue
         count += 1
         if count > limits.max_rows:
             raise ContactsFileError(f"The file has more than {limits.max_rows:,} rows; the limit is {limits.max_rows:,}. Split it into smaller files.")
-        if cell.strip():
-            where = f"row {index + first_data_row}"
-            if single:  # free text: "0400 000 001", "0400000001 0400000002", "0400000001, 0400000002"
-                for piece in ENTRY_SEPARATORS.split(cell):
-                    collector.chunk(piece, where)
-            else:
-                collector.entry(cell, where)
+        if single:  # free text: "0400 000 001", "0400000001 0400000002", "0400000001, 0400000002"
+            for piece in ENTRY_SEPARATORS.split(cell):
+                collector.chunk(piece, f"row {number}")
+        else:
+            collector.cell(cell, number)
     name = header[column].strip() if header and column < len(header) else None
     return collector.result, FileSource(filename, kind, count, column, name or None)
 
 
-def _chain(first: list[list[str]], rest: Iterator[list[str]]) -> Iterator[list[str]]:
+def _chain(first: list, rest: Iterator) -> Iterator:
     yield from first
     yield from rest
 

@@ -26,6 +26,8 @@ _DIGITS = re.compile(r"[0-9]+")
 _NUMBERISH = re.compile(r"\+?[0-9()\-.]+")
 # What a spreadsheet makes of a long number in a General-formatted cell: 4.12346E+08.
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+# The spellings nearly every list uses, matched in one step before the general rules.
+_PLAIN = re.compile(r"(?:\+?61|0)?(4[0-9]{8})")
 _LONGEST_FORM = 14  # "0061" + "0" + 9 digits, the longest spelling we accept
 
 
@@ -76,6 +78,9 @@ def _ascii_digits(text: str) -> str:
 def normalise(entry: str) -> str:
     """Return the national form of one entry, or raise InvalidNumber saying why not."""
     text = entry.strip()
+    plain = _PLAIN.fullmatch(text)
+    if plain:
+        return plain.group(1)
     if not text.isascii():
         text = _ascii_digits(text)
     if _SCIENTIFIC.fullmatch(text.strip()):
@@ -137,6 +142,19 @@ class Collector:
             self.accept(normalise(entry))
         except InvalidNumber as exc:
             self.reject(entry, str(exc), where)
+
+    def cell(self, cell: str, row: int) -> None:
+        """A spreadsheet cell; the row number is only formatted for a refusal."""
+        try:
+            national = normalise(cell)
+        except InvalidNumber as exc:
+            self.reject(cell, str(exc), f"row {row}")
+            return
+        if national in self._seen:
+            self.result.duplicates += 1
+        else:
+            self._seen.add(national)
+            self.result.numbers.append(national)
 
     def chunk(self, chunk: str, where: str = "") -> None:
         """One comma/line-separated chunk: a single number, or several separated by spaces."""
