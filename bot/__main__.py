@@ -1,4 +1,4 @@
-"""Entry point: `python -m bot`. Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
+"""Entry point: `python -m bot` (or `mms-bot`). Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
 
 from __future__ import annotations
 
@@ -16,8 +16,14 @@ from bot.logs import configure_logging
 log = logging.getLogger("bot")
 
 
+class Stop(KeyboardInterrupt):
+    """SIGTERM (docker stop) or Ctrl-C: stop claiming, let calls on the wire finish, exit 0.
+
+    A KeyboardInterrupt, so that waitress's own loop shuts its workers down and returns."""
+
+
 def _stop(signum, frame) -> None:
-    raise KeyboardInterrupt
+    raise Stop
 
 
 def main() -> int:
@@ -32,12 +38,10 @@ def main() -> int:
     from bot.app import build  # after logging, so that start-up problems are logged masked
 
     bot = build(settings)
-    # SIGTERM (docker stop) ends like Ctrl-C: batches in flight finish, the rest resume at next start.
     signal.signal(signal.SIGTERM, _stop)
-    resumed = bot.dispatcher.resume_after_restart()
-    if resumed:
-        log.info("resumed %d unfinished send(s)", len(resumed))
+    signal.signal(signal.SIGINT, _stop)
     try:
+        bot.start()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -49,9 +53,11 @@ def main() -> int:
             log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
             serve(bot.app, settings.host, settings.port)
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass
     finally:
+        log.info("stopping: no new batches; calls on the wire get %.0f s to finish", settings.shutdown_grace)
         bot.close()
+        log.info("stopped")
     return 0
 
 

@@ -1,8 +1,14 @@
-"""Builds the Bolt app and everything it needs, from settings."""
+"""Builds the Bolt app and everything it needs, from settings, and stops it cleanly."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -10,9 +16,11 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.cellcast import CellcastClient
 from bot.config import Settings
+from bot.periodic import Periodic
 from bot.sending.contact_files import FileLimits
 from bot.sending.dispatch import Dispatcher
 from bot.sending.dry_run import DryRunGateway
+from bot.sending.gateway import NotSent
 from bot.sending.permissions import Permissions
 from bot.sending.review import read_balance
 from bot.sending.throttle import RateLimiter
@@ -20,6 +28,8 @@ from bot.slack import actions, commands, review
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporter import SlackReporter
 from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +42,10 @@ class Services:
     dispatcher: Dispatcher
     checker: review.ReviewChecker
     gateway: CellcastClient | DryRunGateway
+    reporter: SlackReporter
+    limiter: RateLimiter
+    periodic: Periodic
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -43,45 +57,76 @@ class Bot:
     def dispatcher(self) -> Dispatcher:
         return self.services.dispatcher
 
+    def start(self) -> None:
+        """Resume: pending batches go out, reports due are delivered, dead owners' batches settle."""
+        services = self.services
+        services.dispatcher.start()
+        services.reporter.start()
+        services.periodic.start()
+
     def close(self) -> None:
-        self.services.checker.shutdown()
-        self.services.dispatcher.shutdown(wait=True)
-        self.services.gateway.close()
+        """Stop claiming, give calls on the wire the grace period, then let go of this process's claims."""
+        services = self.services
+        services.stopping.set()
+        started = time.monotonic()
+        services.checker.shutdown()
+        services.dispatcher.stop(services.settings.shutdown_grace)
+        services.reporter.stop(max(0.0, services.settings.shutdown_grace - (time.monotonic() - started)))
+        services.periodic.stop()
+        services.store.retire_instance(services.dispatcher.instance_id)
+        services.gateway.close()
 
 
 def build(settings: Settings) -> Bot:
     client = WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), RateLimitErrorRetryHandler(max_retry_count=5)],
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), RateLimitErrorRetryHandler(max_retry_count=2)],
     )
+    # The reporter decides itself when to try again (it never sleeps on one channel's 429).
+    report_client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15, retry_handlers=[])
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
-        # Bolt's own thread pool only runs listeners; checks and sends run on their own pools.
+        # Bolt's own thread pool only runs listeners; checks, sends and reports run on their own threads.
         process_before_response=False,
     )
     store = Store(settings.database_path)
+    instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    store.register_instance(instance_id, os.getpid(), socket.gethostname())
     permissions = Permissions(store, settings.admins)
+    stopping = threading.Event()
+    limiter = RateLimiter(settings.cellcast_calls_per_second)
+
+    def take_slot(kind: str) -> None:
+        if not limiter.acquire(kind):
+            raise NotSent("the bot is stopping")
+
     if settings.dry_run:
         gateway = DryRunGateway()
     else:
-        gateway = CellcastClient(settings.cellcast_api_key, settings.cellcast_api_url, settings.cellcast_timeout)
+        gateway = CellcastClient(settings.cellcast_api_key, settings.cellcast_api_url, settings.cellcast_timeout,
+                                 sleep=stopping.wait, before_request=take_slot)
+    reporter = SlackReporter(report_client, store, instance_id)
     dispatcher = Dispatcher(
-        store, gateway, SlackReporter(client, store), RateLimiter(settings.cellcast_calls_per_second),
-        max_in_flight=settings.cellcast_max_in_flight,
+        store, gateway, limiter, instance_id=instance_id, stopping=stopping, max_in_flight=settings.cellcast_max_in_flight,
+        resume_within=settings.resume_within, on_report_due=reporter.wake,
     )
     checker = review.ReviewChecker(
         client, store, SlackFileFetcher(settings.slack_bot_token, settings.slack_api_url),
         checks={
             "file_limits": FileLimits(settings.contacts_max_bytes, settings.contacts_max_rows),
-            "suppressed": lambda numbers: {},
+            "suppressed": store.suppressed_among,
             "balance": lambda: read_balance(gateway, settings.dry_run),
             "credits_per_mms": settings.credits_per_mms,
             "dry_run": settings.dry_run,
         },
     )
-    services = Services(settings, store, permissions, dispatcher, checker, gateway)
+    periodic = Periodic()
+    periodic.every(2.0, "lease renewal", dispatcher.renew_leases)
+    periodic.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
+    periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
+    services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, stopping)
 
     @app.use
     def provide_services(context, next):  # noqa: A002 - Bolt's name for it

@@ -53,7 +53,12 @@ class CellcastClient:
         rate_limit_attempts: int = 5,
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        before_request: Callable[[str], None] | None = None,
     ) -> None:
+        """``before_request(kind)`` runs immediately before every request leaves, ``kind`` being
+        "send" or "read": the rate limiter's slot is taken there. ``sleep`` may return early (an
+        Event's wait): the next attempt's ``before_request`` then decides whether to go on."""
+        self._before_request = before_request or (lambda kind: None)
         self._base = base_url.rstrip("/")
         self._url = self._base + SEND_PATH
         self._connect_attempts = connect_attempts
@@ -79,6 +84,7 @@ class CellcastClient:
         sender: str | None = None,
         media: MediaFile | None = None,
         gif_url: str | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> GatewayResult:
         if not contacts or len(contacts) > MAX_CONTACTS_PER_CALL:
             raise ValueError(f"a call takes 1 to {MAX_CONTACTS_PER_CALL} contacts, got {len(contacts)}")
@@ -92,23 +98,29 @@ class CellcastClient:
         parts: list[tuple[str, tuple]] = [(name, (None, value.encode())) for name, value in fields.items()]
         if media:
             parts.append(("media", (media.filename, media.content, media.content_type)))
-        return _interpret(self._call("POST", self._url, f"{len(contacts)} contacts", files=parts))
+        hook = before_request or (lambda: self._before_request("send"))
+        return _interpret(self._call("POST", self._url, f"{len(contacts)} contacts", hook, files=parts))
 
     def mms_balance(self) -> float:
         """The account's MMS credits (``data.mms_balance``)."""
-        data = _read_data(self._call("GET", self._base + ACCOUNT_PATH, "the balance"))
+        data = _read_data(self._read(ACCOUNT_PATH, "the balance"))
         try:
             return float(data["mms_balance"])
         except (KeyError, TypeError, ValueError):
             raise MalformedResponse("the account answer had no MMS balance") from None
 
-    def _call(self, method: str, url: str, what: str, **kwargs) -> httpx.Response:
+    def _read(self, path: str, what: str, params: dict | None = None) -> httpx.Response:
+        return self._call("GET", self._base + path, what, lambda: self._before_request("read"), params=params)
+
+    def _call(self, method: str, url: str, what: str, before_request: Callable[[], None], **kwargs) -> httpx.Response:
         connect_failures = 0
         rate_limited = 0
         while True:
+            request = self._http.build_request(method, url, **kwargs)
+            before_request()  # the rate slot, taken as late as possible; may raise NotSent
             started = time.monotonic()
             try:
-                response = self._http.request(method, url, **kwargs)
+                response = self._http.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left: safe to try again.
                 connect_failures += 1

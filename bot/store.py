@@ -1,4 +1,9 @@
-"""SQLite store (sqlite-utils): the allowlist and its audit trail, sends and their batches.
+"""SQLite store (sqlite-utils): allowlist, drafts, sends, batches, every number's outcome, reports due.
+
+Several processes may share one database file (a rolling deploy, a second replica). Nothing is
+decided in memory: a batch or a report is *claimed* in a row (owner + lease) by one short write
+transaction, and the owner renews its leases while it works. The claims are written as
+``UPDATE … WHERE state = 'pending' … RETURNING`` so they carry over to PostgreSQL unchanged.
 
 Bolt runs listeners on several threads and sqlite3 connections refuse to be shared across threads,
 so each thread gets its own connection; WAL lets readers and the one writer proceed together, and
@@ -10,24 +15,33 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
 from sqlite_utils import Database
 
-FINAL_BATCH_STATES = ("queued", "failed", "unknown")  # a batch in one of these has its outcome
+from bot.sending.outcomes import OUTCOMES, NumberOutcome
+
+FINAL_BATCH_STATES = ("queued", "failed", "unknown", "expired")  # a batch in one of these has its outcome
+REPORT_KINDS = ("post", "image", "progress", "summary", "csv", "notice")
+JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024  # bytes the WAL file is cut back to after a checkpoint
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message names the file."""
+
+
 @dataclass(frozen=True)
 class SendRecord:
     id: int
-    view_id: str
+    view_id: str  # the draft it came from (or resend-of-N): recorded once
     user_id: str
     channel_id: str
     message: str
@@ -35,43 +49,89 @@ class SendRecord:
     gif_url: str | None
     media_name: str | None
     media_type: str | None
-    media_digest: str | None
     media_note: str
-    media_ref: str | None  # the chat platform's id of the uploaded image, to show it again
-    rejected: list[tuple[str, str]]  # entries refused before sending: (entry, reason)
+    dry_run: int
+    resend_of: int | None
+    created_at: str
+    finished_at: str | None
+    state: str  # "open" while batches may still run, "done" once every number has an outcome
+    total_contacts: int  # numbers to send (suppressed and invalid ones excluded)
     duplicates: int
-    total_contacts: int
-    state: str  # "open" while batches may still run, "done" once every batch has an outcome
+    batches_total: int
+    batches_done: int
+    resumed: int
     report_channel: str | None  # where the channel message went (the channel, or a DM)
     report_ts: str | None
-    report_note: str  # why the report went to a DM, if it did
-    resumed: int
-    created_at: str
-    resend_of: int | None
-    dry_run: int = 0
+    report_note: str  # why the report went elsewhere, if it did
+    images_ok: int  # 0 once Slack refused the message's image blocks
+    reported_at: str | None  # when Slack accepted the thread summary
+    purged_at: str | None
+    stop_kind: str | None
+    stop_message: str | None
+    n_queued: int
+    n_invalid: int
+    n_rejected: int
+    n_unsubscribed: int
+    n_suppressed: int
+    n_unconfirmed: int
+    n_failed: int
+    n_unknown: int
+    n_expired: int
+    review_suppressed: int  # numbers left out at review because they were on the suppression list
+
+    def count(self, outcome: str) -> int:
+        return getattr(self, f"n_{outcome}")
+
+    @property
+    def entries(self) -> int:
+        """Everything the send accounts for: numbers to send, plus entries refused or suppressed at review."""
+        return self.total_contacts + self.n_invalid + self.review_suppressed
+
+    @property
+    def settled(self) -> int:
+        return sum(self.count(o) for o in OUTCOMES)
+
+
+_SEND_FIELDS = [f.name for f in fields(SendRecord)]
 
 
 @dataclass(frozen=True)
-class BatchRecord:
+class ClaimedBatch:
     id: int
     send_id: int
     seq: int
-    state: str
     contacts: list[str]
-    error_kind: str | None
-    error_message: str | None
-    queued: list[tuple[str, str]]
-    invalid: list[tuple[str, str, str]]
-    unsubscribed: list[str]
-    started_at: str | None
-    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    id: int
+    send_id: int | None
+    kind: str
+    attempts: int
+    payload: dict
+
+
+@dataclass(frozen=True)
+class ProblemGroup:
+    outcome: str
+    reason: str
+    count: int
+    examples: list[str]
 
 
 class Store:
     def __init__(self, path: str) -> None:
         self._path = path
         self._local = threading.local()
-        self._create()
+        try:
+            self._create()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open or write the database at {path!r} ({exc}); check DATABASE_PATH") from None
+
+    @property
+    def path(self) -> str:
+        return self._path
 
     @property
     def db(self) -> Database:
@@ -83,6 +143,7 @@ class Store:
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             db = self._local.db = Database(conn)
         return db
 
@@ -100,35 +161,11 @@ class Store:
 
     def _create(self) -> None:
         with self._write() as db:
+            db["instances"].create({"id": str, "pid": int, "host": str, "started_at": str, "seen_at": float}, pk="id", if_not_exists=True)
             db["allowlist"].create({"user_id": str, "added_by": str, "added_at": str}, pk="user_id", if_not_exists=True)
             db["allowlist_audit"].create(
                 {"id": int, "action": str, "user_id": str, "actor": str, "at": str}, pk="id", if_not_exists=True
             )
-            db["sends"].create(
-                {
-                    "id": int, "view_id": str, "user_id": str, "channel_id": str, "message": str, "sender": str,
-                    "gif_url": str, "media": bytes, "media_name": str, "media_type": str, "media_digest": str,
-                    "media_note": str, "media_ref": str, "rejected": str, "duplicates": int, "total_contacts": int, "state": str,
-                    "report_channel": str, "report_ts": str, "report_note": str, "resumed": int,
-                    "created_at": str, "finished_at": str, "resend_of": int, "dry_run": int,
-                },
-                pk="id", not_null={"view_id", "user_id", "channel_id", "message", "state"},
-                defaults={"state": "open", "resumed": 0, "duplicates": 0, "media_note": "", "report_note": ""},
-                if_not_exists=True,
-            )
-            _add_missing_columns(db, "sends", {"dry_run": int})
-            db["sends"].create_index(["view_id"], unique=True, if_not_exists=True)
-            db["batches"].create(
-                {
-                    "id": int, "send_id": int, "seq": int, "state": str, "contacts": str, "error_kind": str,
-                    "error_message": str, "queued": str, "invalid": str, "unsubscribed": str, "response_summary": str,
-                    "started_at": str, "finished_at": str,
-                },
-                pk="id", foreign_keys=[("send_id", "sends", "id")], not_null={"send_id", "seq", "state", "contacts"},
-                if_not_exists=True,
-            )
-            db["batches"].create_index(["send_id", "seq"], unique=True, if_not_exists=True)
-            db["batches"].create_index(["state"], if_not_exists=True)
             db["drafts"].create(
                 {
                     "id": str, "user_id": str, "channel_id": str, "state": str, "created_at": str, "form": str,
@@ -136,6 +173,82 @@ class Store:
                 },
                 pk="id", not_null={"user_id", "channel_id", "state", "created_at"}, if_not_exists=True,
             )
+            send_columns = {
+                "id": int, "view_id": str, "user_id": str, "channel_id": str, "message": str, "sender": str,
+                "gif_url": str, "media": bytes, "media_name": str, "media_type": str, "media_digest": str,
+                "media_note": str, "media_ref": str, "rejected": str, "duplicates": int, "total_contacts": int, "state": str,
+                "report_channel": str, "report_ts": str, "report_note": str, "resumed": int,
+                "created_at": str, "finished_at": str, "resend_of": int, "dry_run": int,
+                "batches_total": int, "batches_done": int, "turn": int, "active_at": float, "images_ok": int,
+                "reported_at": str, "purged_at": str, "stop_kind": str, "stop_message": str, "review_suppressed": int,
+                "worked_by": str, "report_hold_until": float, **{f"n_{outcome}": int for outcome in OUTCOMES},
+            }
+            db["sends"].create(
+                send_columns, pk="id", not_null={"view_id", "user_id", "channel_id", "message", "state"},
+                defaults={"state": "open", "resumed": 0, "duplicates": 0, "media_note": "", "report_note": "", "images_ok": 1,
+                          "batches_total": 0, "batches_done": 0, "turn": 0, "dry_run": 0, "review_suppressed": 0,
+                          **{f"n_{outcome}": 0 for outcome in OUTCOMES}},
+                if_not_exists=True,
+            )
+            _add_missing_columns(db, "sends", send_columns)
+            db["sends"].create_index(["view_id"], unique=True, if_not_exists=True)
+            db["sends"].create_index(["state", "turn"], if_not_exists=True)
+            batch_columns = {
+                "id": int, "send_id": int, "seq": int, "state": str, "contacts": str, "error_kind": str,
+                "error_message": str, "queued": str, "invalid": str, "unsubscribed": str, "response_summary": str,
+                "started_at": str, "finished_at": str, "owner": str, "lease_until": float, "attempts": int,
+            }
+            db["batches"].create(
+                batch_columns, pk="id", foreign_keys=[("send_id", "sends", "id")], not_null={"send_id", "seq", "state", "contacts"},
+                defaults={"attempts": 0}, if_not_exists=True,
+            )
+            _add_missing_columns(db, "batches", batch_columns)
+            db["batches"].create_index(["send_id", "seq"], unique=True, if_not_exists=True)
+            db["batches"].create_index(["state"], if_not_exists=True)
+            db["recipients"].create(
+                {"id": int, "send_id": int, "batch_id": int, "number": str, "outcome": str, "reason": str, "message_id": str,
+                 "delivery": str, "delivery_at": str},
+                pk="id", not_null={"send_id", "number", "outcome"}, if_not_exists=True,
+            )
+            db["recipients"].create_index(["send_id", "outcome"], if_not_exists=True)
+            db["recipients"].create_index(["number"], if_not_exists=True)
+            db["reports"].create(
+                {"id": int, "key": str, "send_id": int, "kind": str, "payload": str, "created_at": str, "due_at": float,
+                 "attempts": int, "last_error": str, "owner": str, "lease_until": float, "done_at": float, "delivered_at": float},
+                pk="id", not_null={"key", "kind", "due_at"}, defaults={"attempts": 0}, if_not_exists=True,
+            )
+            db["reports"].create_index(["key"], unique=True, if_not_exists=True)
+            db["reports"].create_index(["done_at", "due_at"], if_not_exists=True)
+            db["suppression"].create(
+                {"number": str, "source": str, "reason": str, "added_by": str, "added_at": str}, pk="number", if_not_exists=True
+            )
+
+    def check_writable(self) -> None:
+        """Raises StoreError naming the file when nothing can be written (read-only, disk full, …)."""
+        try:
+            with self._write() as db:
+                db.execute("INSERT OR REPLACE INTO instances (id, pid, host, started_at, seen_at) VALUES ('~health', 0, '', ?, ?)",
+                           [now(), time.time()])
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the database at {self._path!r} ({exc})") from None
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def register_instance(self, instance_id: str, pid: int, host: str) -> None:
+        with self._write() as db:
+            db["instances"].insert({"id": instance_id, "pid": pid, "host": host, "started_at": now(), "seen_at": time.time()}, replace=True)
+
+    def renew_leases(self, owner: str, lease_until: float) -> None:
+        """The owner is alive: extend its batch and report claims, and say it was seen."""
+        with self._write() as db:
+            db.execute("UPDATE batches SET lease_until = ? WHERE owner = ? AND state = 'sending'", [lease_until, owner])
+            db.execute("UPDATE reports SET lease_until = ? WHERE owner = ? AND done_at IS NULL", [lease_until, owner])
+            db.execute("UPDATE instances SET seen_at = ? WHERE id = ?", [time.time(), owner])
+
+    def retire_instance(self, owner: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE reports SET owner = NULL, lease_until = NULL WHERE owner = ? AND done_at IS NULL", [owner])
+            db.execute("DELETE FROM instances WHERE id = ?", [owner])
 
     # -- allowlist ---------------------------------------------------------------------------
 
@@ -198,14 +311,26 @@ class Store:
         with self._write() as db:
             return db.execute("DELETE FROM drafts WHERE created_at < ?", [cutoff]).rowcount
 
-    # -- sends and batches -------------------------------------------------------------------
+    # -- sends -------------------------------------------------------------------------------
 
-    def create_send(self, send: dict, media: bytes | None, batches: list[list[str]]) -> int | None:
-        """Record a send and all its batches (state pending) in one transaction.
+    def create_send(
+        self, send: dict, media: bytes | None, batches: list[list[str]], settled: Iterable[NumberOutcome] = (), *, due_at: float | None = None,
+    ) -> int | None:
+        """Record a send, its batches (pending) and the entries settled before sending, in one transaction.
 
-        Returns None when a send with the same view id exists: the same submission delivered twice.
+        The channel message is due at once. Returns None when a send with the same key exists: the
+        same confirmation delivered twice.
         """
-        row = {**send, "media": media, "rejected": json.dumps(send.get("rejected", [])), "created_at": now(), "state": "open"}
+        settled = list(settled)
+        counts = _counts(settled)
+        at = time.time()
+        row = {
+            **send, "media": media, "created_at": now(), "state": "open" if batches else "done", "batches_total": len(batches),
+            "active_at": at, "total_contacts": sum(len(b) for b in batches), "review_suppressed": counts.get("suppressed", 0),
+            **{f"n_{outcome}": n for outcome, n in counts.items()},
+        }
+        if not batches:
+            row["finished_at"] = now()
         with self._write() as db:
             try:
                 send_id = db["sends"].insert(row).last_pk
@@ -215,78 +340,290 @@ class Store:
                 ({"send_id": send_id, "seq": seq, "state": "pending", "contacts": json.dumps(contacts)} for seq, contacts in enumerate(batches)),
                 batch_size=500,
             )
+            _insert_outcomes(db, send_id, None, settled)
+            _due(db, f"post:{send_id}", send_id, "post", due_at or at)
+            if media:
+                _due(db, f"image:{send_id}", send_id, "image", due_at or at)
+            if not batches:
+                _due(db, f"summary:{send_id}", send_id, "summary", at)
         return send_id
 
     def get_send(self, send_id: int) -> SendRecord:
         row = next(self.db.query("SELECT * FROM sends WHERE id = ?", [send_id]))
-        row.pop("media")
-        row.pop("finished_at")
-        row["rejected"] = [tuple(item) for item in json.loads(row["rejected"] or "[]")]
-        return SendRecord(**row)
+        # Rows made by an earlier version have NULL where newer columns count things.
+        return SendRecord(**{name: row[name] if row[name] is not None or name not in _INT_FIELDS else 0 for name in _SEND_FIELDS})
 
     def get_media(self, send_id: int) -> bytes | None:
         return self.db.execute("SELECT media FROM sends WHERE id = ?", [send_id]).fetchone()[0]
-
-    def batches(self, send_id: int) -> list[BatchRecord]:
-        rows = self.db.query("SELECT * FROM batches WHERE send_id = ? ORDER BY seq", [send_id])
-        return [_batch(row) for row in rows]
 
     def batch_states(self, send_id: int) -> dict[str, int]:
         rows = self.db.execute("SELECT state, COUNT(*) FROM batches WHERE send_id = ? GROUP BY state", [send_id])
         return dict(rows.fetchall())
 
-    def claim_batch(self, batch_id: int) -> bool:
-        """pending → sending, only once: two workers can never both send the same batch."""
-        with self._write() as db:
-            return db.execute(
-                "UPDATE batches SET state = 'sending', started_at = ? WHERE id = ? AND state = 'pending'", [now(), batch_id]
-            ).rowcount == 1
-
-    def finish_batch(
-        self,
-        batch_id: int,
-        state: str,
-        *,
-        error_kind: str | None = None,
-        error_message: str | None = None,
-        queued: list[tuple[str, str]] = (),
-        invalid: list[tuple[str, str, str]] = (),
-        unsubscribed: list[str] = (),
-        from_states: tuple[str, ...] = ("sending",),
-    ) -> bool:
-        assert state in FINAL_BATCH_STATES
-        marks = ",".join("?" * len(from_states))
-        with self._write() as db:
-            return db.execute(
-                f"UPDATE batches SET state = ?, error_kind = ?, error_message = ?, queued = ?, invalid = ?, unsubscribed = ?,"
-                f" finished_at = ? WHERE id = ? AND state IN ({marks})",
-                [state, error_kind, error_message, json.dumps(list(queued)), json.dumps(list(invalid)), json.dumps(list(unsubscribed)),
-                 now(), batch_id, *from_states],
-            ).rowcount == 1
-
     def set_report(self, send_id: int, channel: str, ts: str, note: str = "") -> None:
         with self._write() as db:
             db.execute("UPDATE sends SET report_channel = ?, report_ts = ?, report_note = ? WHERE id = ?", [channel, ts, note, send_id])
 
-    def finish_send(self, send_id: int) -> None:
+    def images_refused(self, send_id: int) -> None:
         with self._write() as db:
-            db.execute("UPDATE sends SET state = 'done', finished_at = ? WHERE id = ?", [now(), send_id])
+            db.execute("UPDATE sends SET images_ok = 0 WHERE id = ?", [send_id])
 
-    def recover_after_restart(self) -> list[int]:
-        """A batch caught in 'sending' by a crash may have reached the gateway: it becomes 'unknown'.
+    def mark_reported(self, send_id: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE sends SET reported_at = ? WHERE id = ?", [now(), send_id])
 
-        Returns the sends that still need work (pending batches, or no final report yet).
+    def stop_send(self, send_id: int, kind: str, message: str) -> None:
+        """The account refused the send (key, balance, sender): no further call is made for it."""
+        with self._write() as db:
+            db.execute("UPDATE sends SET stop_kind = ?, stop_message = ? WHERE id = ? AND stop_kind IS NULL", [kind, message, send_id])
+
+    def stopped(self, send_id: int) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT stop_kind, stop_message FROM sends WHERE id = ?", [send_id]).fetchone()
+        return (row[0], row[1]) if row and row[0] else None
+
+    def resendable(self, send_id: int, outcomes: Iterable[str]) -> list[str]:
+        marks = ",".join("?" * len(outcomes := list(outcomes)))
+        rows = self.db.execute(f"SELECT number FROM recipients WHERE send_id = ? AND outcome IN ({marks}) ORDER BY id", [send_id, *outcomes])
+        return [row[0] for row in rows]
+
+    def problem_groups(self, send_id: int, examples: int = 5) -> list[ProblemGroup]:
+        """Every outcome but queued, grouped by reason, with counts and the first few entries of each."""
+        counts = self.db.execute(
+            "SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM recipients WHERE send_id = ? AND outcome != 'queued'"
+            " GROUP BY outcome, COALESCE(reason, '')", [send_id]).fetchall()
+        groups = {(outcome, reason): ProblemGroup(outcome, reason, n, []) for outcome, reason, n in counts}
+        rows = self.db.execute(
+            """SELECT outcome, reason, number FROM (
+                   SELECT outcome, COALESCE(reason, '') AS reason, number, id,
+                          ROW_NUMBER() OVER (PARTITION BY outcome, COALESCE(reason, '') ORDER BY id) AS n
+                   FROM recipients WHERE send_id = ? AND outcome != 'queued')
+               WHERE n <= ? ORDER BY id""",
+            [send_id, examples],
+        )
+        for outcome, reason, number in rows:
+            groups[(outcome, reason)].examples.append(number)
+        order = {o: i for i, o in enumerate(OUTCOMES)}
+        return sorted(groups.values(), key=lambda g: (order.get(g.outcome, 99), -g.count, g.reason))
+
+    def iter_recipients(self, send_id: int) -> Iterator[tuple[str, str, str, str]]:
+        """(number, outcome, reason, message id) of every entry, in the order they were settled."""
+        cursor = self.db.conn.execute(
+            "SELECT number, outcome, COALESCE(reason, ''), COALESCE(message_id, '') FROM recipients WHERE send_id = ? ORDER BY id", [send_id])
+        while rows := cursor.fetchmany(5000):
+            yield from rows
+
+    # -- batches: claimed one at a time, fairly across sends --------------------------------
+
+    def has_pending(self) -> bool:
+        return self.db.execute("SELECT 1 FROM batches WHERE state = 'pending' LIMIT 1").fetchone() is not None
+
+    def claim_next_batch(self, owner: str, lease_until: float) -> ClaimedBatch | None:
+        """pending → sending for the next batch in turn, only once: no two processes send the same batch.
+
+        Turns go round the open sends (the one served longest ago first), so a small send waits at
+        most one round of slots behind a big one.
         """
         with self._write() as db:
+            row = db.execute(
+                """UPDATE batches SET state = 'sending', owner = ?, lease_until = ?, started_at = ?, attempts = attempts + 1
+                   WHERE id = (SELECT b.id FROM batches b JOIN sends s ON s.id = b.send_id
+                               WHERE b.state = 'pending' ORDER BY s.turn, s.id, b.seq LIMIT 1)
+                     AND state = 'pending'
+                   RETURNING id, send_id, seq, contacts""",
+                [owner, lease_until, now()],
+            ).fetchone()
+            if row is None:
+                return None
+            # A send taken over from another process (a restart, or a second copy) says so in its summary.
             db.execute(
-                "UPDATE batches SET state = 'unknown', error_kind = 'interrupted', finished_at = ?,"
-                " error_message = 'The bot stopped while this batch was being sent.' WHERE state = 'sending'",
-                [now()],
-            )
-            ids = [row[0] for row in db.execute("SELECT id FROM sends WHERE state = 'open' ORDER BY id")]
-            if ids:
-                db.execute(f"UPDATE sends SET resumed = resumed + 1 WHERE id IN ({','.join('?' * len(ids))})", ids)
-        return ids
+                "UPDATE sends SET turn = (SELECT COALESCE(MAX(turn), 0) + 1 FROM sends), active_at = ?,"
+                " resumed = resumed + (worked_by IS NOT NULL AND worked_by != ?), worked_by = ? WHERE id = ?",
+                [time.time(), owner, owner, row[1]])
+        return ClaimedBatch(row[0], row[1], row[2], json.loads(row[3]))
+
+    def release_batch(self, batch_id: int, owner: str) -> bool:
+        """sending → pending: provably nothing left (e.g. stopped while waiting out a 429)."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE batches SET state = 'pending', owner = NULL, lease_until = NULL WHERE id = ? AND owner = ? AND state = 'sending'",
+                [batch_id, owner]).rowcount == 1
+
+    def finish_batch(
+        self, batch_id: int, state: str, outcomes: list[NumberOutcome], *, owner: str | None,
+        error_kind: str | None = None, error_message: str | None = None, from_state: str = "sending", progress_every: float = 2.0,
+    ) -> bool:
+        """Settle a batch and each of its numbers, count them on the send, and make the reports due.
+
+        Only the batch's owner may settle it (``owner`` None: a sweep settling a dead owner's batch).
+        When it was the send's last batch, the send is done and its summary due, in the same transaction.
+        """
+        assert state in FINAL_BATCH_STATES
+        counts = _counts(outcomes)
+        at = time.time()
+        with self._write() as db:
+            owned = "AND owner = ?" if owner is not None else ""
+            args = [state, error_kind, error_message, now(), batch_id, from_state] + ([owner] if owner is not None else [])
+            row = db.execute(
+                f"UPDATE batches SET state = ?, error_kind = ?, error_message = ?, finished_at = ?, owner = NULL, lease_until = NULL"
+                f" WHERE id = ? AND state = ? {owned} RETURNING send_id",
+                args,
+            ).fetchone()
+            if row is None:
+                return False
+            send_id = row[0]
+            _insert_outcomes(db, send_id, batch_id, outcomes)
+            sets = ", ".join(f"n_{o} = n_{o} + {int(n)}" for o, n in counts.items())
+            db.execute(f"UPDATE sends SET batches_done = batches_done + 1, active_at = ?{', ' + sets if sets else ''} WHERE id = ?", [at, send_id])
+            remaining = db.execute("SELECT batches_total - batches_done FROM sends WHERE id = ?", [send_id]).fetchone()[0]
+            if remaining <= 0:
+                db.execute("UPDATE sends SET state = 'done', finished_at = ? WHERE id = ? AND state = 'open'", [now(), send_id])
+                db.execute("UPDATE reports SET done_at = ? WHERE key = ? AND done_at IS NULL", [at, f"progress:{send_id}"])
+                _due(db, f"summary:{send_id}", send_id, "summary", at)
+            else:
+                _due_paced(db, f"progress:{send_id}", send_id, "progress", at, progress_every)
+        return True
+
+    def lapsed_batches(self, at: float) -> list[ClaimedBatch]:
+        """Batches in 'sending' whose owner stopped renewing its lease (it crashed or was killed)."""
+        rows = self.db.execute("SELECT id, send_id, seq, contacts FROM batches WHERE state = 'sending' AND lease_until < ?", [at]).fetchall()
+        return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def stale_pending_batches(self, idle_since: float) -> list[ClaimedBatch]:
+        """Pending batches of sends nobody has worked on since ``idle_since``: the bot was down."""
+        rows = self.db.execute(
+            "SELECT b.id, b.send_id, b.seq, b.contacts FROM batches b JOIN sends s ON s.id = b.send_id"
+            " WHERE b.state = 'pending' AND s.active_at < ?", [idle_since]).fetchall()
+        return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def pending_of(self, send_id: int) -> list[ClaimedBatch]:
+        rows = self.db.execute("SELECT id, send_id, seq, contacts FROM batches WHERE send_id = ? AND state = 'pending'", [send_id]).fetchall()
+        return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # -- reports: what Slack must be told, due until Slack accepts it ------------------------
+
+    def claim_reports(self, owner: str, lease_until: float, at: float) -> list[Report]:
+        """All due reports of the send whose report is most overdue, for one deliverer at a time.
+
+        A send's reports go out in order, by one process: a send with a report claimed by someone
+        else, or held back (Slack said "later" to an earlier one), is skipped.
+        """
+        with self._write() as db:
+            first = db.execute(
+                """SELECT id, send_id FROM reports r
+                   WHERE done_at IS NULL AND due_at <= ? AND (owner IS NULL OR lease_until < ?)
+                     AND (send_id IS NULL OR (
+                          NOT EXISTS (SELECT 1 FROM reports o WHERE o.send_id = r.send_id AND o.done_at IS NULL
+                                      AND o.owner IS NOT NULL AND o.lease_until >= ?)
+                          AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.id = r.send_id AND s.report_hold_until > ?)))
+                   ORDER BY due_at LIMIT 1""", [at, at, at, at]).fetchone()
+            if first is None:
+                return []
+            same = "send_id = ?" if first[1] is not None else "id = ?"
+            rows = db.execute(
+                f"UPDATE reports SET owner = ?, lease_until = ? WHERE done_at IS NULL AND due_at <= ? AND (owner IS NULL OR lease_until < ?)"
+                f" AND {same} RETURNING id, send_id, kind, attempts, payload",
+                [owner, lease_until, at, at, first[1] if first[1] is not None else first[0]],
+            ).fetchall()
+        order = {kind: i for i, kind in enumerate(REPORT_KINDS)}
+        reports = [Report(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}) for r in rows]
+        return sorted(reports, key=lambda r: (order.get(r.kind, 99), r.id))
+
+    def report_done(self, report_id: int) -> None:
+        at = time.time()
+        with self._write() as db:
+            db.execute("UPDATE reports SET done_at = ?, delivered_at = ?, owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ?",
+                       [at, at, report_id])
+
+    def report_retry(self, report_id: int, due_at: float, error: str) -> None:
+        """Slack said "later": this report, and every other of its send, waits until ``due_at``."""
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE reports SET due_at = ?, attempts = attempts + 1, last_error = ?, owner = NULL, lease_until = NULL WHERE id = ?"
+                " RETURNING send_id", [due_at, error[:500], report_id]).fetchone()
+            if row and row[0] is not None:
+                db.execute("UPDATE sends SET report_hold_until = ? WHERE id = ?", [due_at, row[0]])
+
+    def report_given_up(self, report_id: int, error: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE reports SET done_at = ?, last_error = ?, owner = NULL, lease_until = NULL WHERE id = ?",
+                       [time.time(), "gave up: " + error[:490], report_id])
+
+    def report_due(self, key: str, send_id: int | None, kind: str, payload: dict | None = None, due_at: float | None = None) -> None:
+        with self._write() as db:
+            _due(db, key, send_id, kind, due_at or time.time(), payload)
+
+    def reports_due(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM reports WHERE done_at IS NULL").fetchone()[0]
+
+    def oldest_failing_report(self) -> float | None:
+        """When the oldest report that has failed at least once became due (for the health check)."""
+        row = self.db.execute("SELECT MIN(created_at) FROM reports WHERE done_at IS NULL AND attempts > 0").fetchone()
+        return datetime.fromisoformat(row[0]).timestamp() if row and row[0] else None
+
+    # -- suppression -------------------------------------------------------------------------
+
+    def suppressed_among(self, numbers: Iterable[str]) -> dict[str, str]:
+        """{number: why} for the given numbers that are on the suppression list."""
+        found: dict[str, str] = {}
+        chunk: list[str] = []
+        for number in numbers:
+            chunk.append(number)
+            if len(chunk) == 900:
+                found.update(self._suppressed_chunk(chunk))
+                chunk = []
+        if chunk:
+            found.update(self._suppressed_chunk(chunk))
+        return found
+
+    def _suppressed_chunk(self, chunk: list[str]) -> dict[str, str]:
+        rows = self.db.execute(f"SELECT number, source, reason FROM suppression WHERE number IN ({','.join('?' * len(chunk))})", chunk)
+        return {number: _suppression_reason(source, reason) for number, source, reason in rows}
+
+    def suppress(self, number: str, source: str, reason: str = "", actor: str = "") -> bool:
+        with self._write() as db:
+            return db.execute("INSERT OR IGNORE INTO suppression VALUES (?, ?, ?, ?, ?)", [number, source, reason, actor, now()]).rowcount == 1
+
+
+_INT_FIELDS = {f.name for f in fields(SendRecord) if f.type in ("int",)}
+
+
+def _suppression_reason(source: str, reason: str) -> str:
+    return f"{source}: {reason}" if reason else source
+
+
+def _counts(outcomes: Iterable[NumberOutcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in outcomes:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+    return counts
+
+
+def _insert_outcomes(db: Database, send_id: int, batch_id: int | None, outcomes: list[NumberOutcome]) -> None:
+    db.conn.executemany(
+        "INSERT INTO recipients (send_id, batch_id, number, outcome, reason, message_id) VALUES (?, ?, ?, ?, ?, ?)",
+        [(send_id, batch_id, o.number, o.outcome, o.reason or None, o.message_id or None) for o in outcomes],
+    )
+
+
+def _due(db: Database, key: str, send_id: int | None, kind: str, due_at: float, payload: dict | None = None) -> None:
+    """Make a report due (again): a report already due keeps its place, a delivered one is re-armed."""
+    db.execute(
+        """INSERT INTO reports (key, send_id, kind, payload, created_at, due_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)
+           ON CONFLICT(key) DO UPDATE SET done_at = NULL, due_at = MIN(COALESCE(reports.due_at, excluded.due_at), excluded.due_at),
+                                           payload = COALESCE(excluded.payload, reports.payload)
+           WHERE reports.done_at IS NOT NULL OR excluded.due_at < reports.due_at""",
+        [key, send_id, kind, json.dumps(payload) if payload is not None else None, now(), due_at],
+    )
+
+
+def _due_paced(db: Database, key: str, send_id: int, kind: str, at: float, every: float) -> None:
+    """Due again, but not sooner than ``every`` seconds after it was last delivered (Slack paces edits)."""
+    db.execute(
+        """INSERT INTO reports (key, send_id, kind, created_at, due_at, attempts) VALUES (?, ?, ?, ?, ?, 0)
+           ON CONFLICT(key) DO UPDATE SET done_at = NULL, due_at = MAX(excluded.due_at, COALESCE(reports.delivered_at, 0) + ?)
+           WHERE reports.done_at IS NOT NULL""",
+        [key, send_id, kind, now(), at, every],
+    )
 
 
 def _add_missing_columns(db: Database, table: str, columns: dict[str, type]) -> None:
@@ -295,15 +632,3 @@ def _add_missing_columns(db: Database, table: str, columns: dict[str, type]) -> 
     for name, kind in columns.items():
         if name not in present:
             db[table].add_column(name, kind)
-
-
-def _batch(row: dict) -> BatchRecord:
-    def load(name: str) -> list:
-        return json.loads(row[name]) if row[name] else []
-
-    return BatchRecord(
-        id=row["id"], send_id=row["send_id"], seq=row["seq"], state=row["state"], contacts=load("contacts"),
-        error_kind=row["error_kind"], error_message=row["error_message"],
-        queued=[tuple(x) for x in load("queued")], invalid=[tuple(x) for x in load("invalid")], unsubscribed=load("unsubscribed"),
-        started_at=row["started_at"], finished_at=row["finished_at"],
-    )

@@ -1,34 +1,34 @@
-"""Send orchestration: record first, then send each batch at most once, within the rate limit.
+"""Send orchestration: record first, then each batch at most once, fairly, within the rate limit.
 
 A send and all its batches are written to the store (state ``pending``) before anything leaves.
-Each batch is claimed (``pending`` → ``sending``) in the store before its request goes out, so after
-a crash a ``sending`` batch is known to be of unknown outcome and is never resent on its own.
+Workers take a rate slot, then claim the next batch in turn (round-robin across open sends) with
+this process's id and a lease, and send it. The lease is renewed while the process lives; a batch
+whose owner died becomes ``unknown`` once the lease runs out (the request may have left), and is
+never resent without a person asking. What Slack must be told becomes due in the store as batches
+finish; sending never waits for Slack.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Protocol
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
+from bot.sending import outcomes as o
 from bot.sending.contacts import e164
-from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile
+from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile, NotSent
 from bot.sending.request import SendRequest
-from bot.sending.throttle import RateLimiter
-from bot.store import BatchRecord, SendRecord, Store
+from bot.sending.throttle import SEND, RateLimiter
+from bot.store import ClaimedBatch, SendRecord, Store
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = MAX_CONTACTS_PER_CALL
-
-
-class Reporter(Protocol):
-    """How a send's progress reaches people; the Slack layer implements it."""
-
-    def send_started(self, send_id: int) -> None: ...
-    def send_progressed(self, send_id: int) -> None: ...
-    def send_finished(self, send_id: int) -> None: ...
+INTERRUPTED = "The bot stopped while this batch was being sent, so its outcome is unknown."
+SUPPRESSED_SINCE_REVIEW = "on the suppression list (added after the review): not sent"
 
 
 def split_batches(numbers: list[str], size: int = BATCH_SIZE) -> list[list[str]]:
@@ -40,141 +40,259 @@ class Dispatcher:
         self,
         store: Store,
         gateway: Gateway,
-        reporter: Reporter,
         limiter: RateLimiter,
         *,
+        instance_id: str,
+        stopping: threading.Event | None = None,
         max_in_flight: int = 8,
-        max_concurrent_sends: int = 4,
         batch_size: int = BATCH_SIZE,
+        lease: float = 10.0,
+        resume_within: float = 900.0,
+        progress_every: float = 2.0,
+        on_report_due: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._gateway = gateway
-        self._reporter = reporter
         self._limiter = limiter
+        self.instance_id = instance_id
+        self._stopping = stopping or threading.Event()
+        self._max_in_flight = max_in_flight
         self._batch_size = batch_size
-        self._sends = ThreadPoolExecutor(max_concurrent_sends, thread_name_prefix="send")
-        self._batches = ThreadPoolExecutor(max_in_flight, thread_name_prefix="batch")
+        self._lease = lease
+        self._resume_within = resume_within
+        self._progress_every = progress_every
+        self._on_report_due = on_report_due
+        self._wake = threading.Condition()
+        self._workers: list[threading.Thread] = []
+        self._on_wire: dict[int, ClaimedBatch] = {}  # batches whose request may be on the wire now
+        self._on_wire_lock = threading.Lock()
+        self._refusals: dict[int, GatewayError] = {}  # send id → the account-level refusal that stopped it
+        self._sends: OrderedDict[int, tuple[SendRecord, MediaFile | None]] = OrderedDict()  # small cache
+        self._sends_lock = threading.Lock()
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for index in range(self._max_in_flight):
+            worker = threading.Thread(target=self._work, name=f"batch-{index}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def stop(self, grace: float) -> None:
+        """Stop claiming at once; calls on the wire get ``grace`` seconds to finish.
+
+        A batch only waiting (for a slot, or out a 429) goes back to ``pending``: nothing left.
+        A batch still on the wire when the grace ends is marked ``unknown``: its request left.
+        """
+        self._stopping.set()
+        self._limiter.close()
+        self.wake()
+        deadline = time.monotonic() + grace
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        with self._on_wire_lock:
+            abandoned = list(self._on_wire.values())
+        for batch in abandoned:
+            outcomes = o.all_of(batch.contacts, o.UNKNOWN, INTERRUPTED)
+            if self._store.finish_batch(batch.id, "unknown", outcomes, owner=self.instance_id, error_kind="interrupted", error_message=INTERRUPTED):
+                log.warning("batch %d of send %d was still on the wire at shutdown: outcome unknown", batch.seq + 1, batch.send_id)
 
     # -- entry points ------------------------------------------------------------------------
 
     def record(self, request: SendRequest) -> int | None:
-        """Write the send and its batches; None if this draft was recorded before."""
+        """Write the send, its batches and its already-settled entries; None if recorded before."""
         media = request.media
         send = {
             "view_id": request.key, "user_id": request.user_id, "channel_id": request.channel_id,
             "message": request.message, "sender": request.sender, "gif_url": request.gif_url,
             "media_name": media.filename if media else None, "media_type": media.content_type if media else None,
             "media_digest": hashlib.sha256(media.content).hexdigest() if media else None, "media_note": request.media_note,
-            "media_ref": None,
-            "rejected": [(r.entry if not r.where else f"{r.entry} ({r.where})", r.reason) for r in request.rejected],
-            "duplicates": request.duplicates, "total_contacts": len(request.numbers), "dry_run": int(request.dry_run),
+            "duplicates": request.duplicates, "dry_run": int(request.dry_run),
         }
-        send_id = self._store.create_send(send, media.content if media else None, split_batches(request.numbers, self._batch_size))
+        settled = [o.NumberOutcome(r.entry + (f" ({r.where})" if r.where else ""), o.INVALID, r.reason) for r in request.rejected]
+        settled += [o.NumberOutcome(number, o.SUPPRESSED, why) for number, why in request.suppressed]
+        send_id = self._store.create_send(send, media.content if media else None, split_batches(request.numbers, self._batch_size), settled)
         if send_id is None:
             log.warning("send %s was confirmed again; it was recorded before and is not sent twice", request.key)
-        else:
-            log.info("send %d recorded: %d contacts in %d batches", send_id, len(request.numbers),
-                     -(-len(request.numbers) // self._batch_size))
+            return None
+        log.info("send %d recorded: %d numbers in %d batches", send_id, len(request.numbers), -(-len(request.numbers) // self._batch_size))
+        self.wake()
+        self._on_report_due()
         return send_id
 
-    def start(self, send_id: int) -> Future:
-        return self._sends.submit(self._run, send_id)
-
-    def resume_after_restart(self) -> list[int]:
-        """Batches caught mid-send become 'unknown'; sends with batches never tried carry on."""
-        send_ids = self._store.recover_after_restart()
-        for send_id in send_ids:
-            log.info("resuming send %d after a restart", send_id)
-            self.start(send_id)
-        return send_ids
-
     def resend(self, send_id: int, user_id: str) -> int | None:
-        """A person asked to send again to the numbers whose batches failed or have no known outcome.
+        """A person asked to send again to the numbers with no known delivery (failed, unknown, …).
 
         Keyed by the original send, so a double click (or a retried delivery) sends once.
         """
         original = self._store.get_send(send_id)
-        numbers = [n for b in self._store.batches(send_id) if b.state in ("failed", "unknown") for n in b.contacts]
+        numbers = self._store.resendable(send_id, o.RESENDABLE)
         if not numbers:
             return None
+        media = self._store.get_media(send_id)
         send = {
             "view_id": f"resend-of-{send_id}", "user_id": user_id, "channel_id": original.channel_id,
             "message": original.message, "sender": original.sender, "gif_url": original.gif_url,
-            "media_name": original.media_name, "media_type": original.media_type, "media_digest": original.media_digest,
-            "media_note": original.media_note, "media_ref": original.media_ref, "rejected": [], "duplicates": 0,
-            "total_contacts": len(numbers), "resend_of": send_id, "dry_run": original.dry_run,
+            "media_name": original.media_name, "media_type": original.media_type,
+            "media_digest": hashlib.sha256(media).hexdigest() if media else None, "media_note": original.media_note,
+            "duplicates": 0, "resend_of": send_id, "dry_run": original.dry_run,
         }
-        new_id = self._store.create_send(send, self._store.get_media(send_id), split_batches(numbers, self._batch_size))
+        new_id = self._store.create_send(send, media, split_batches(numbers, self._batch_size))
         if new_id is not None:
-            self.start(new_id)
+            log.info("send %d: %d numbers of send %d sent again at %s's request", new_id, len(numbers), send_id, user_id)
+            self.wake()
+            self._on_report_due()
         return new_id
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Batches not yet started stay 'pending' in the store and resume at the next start."""
-        self._sends.shutdown(wait=False, cancel_futures=True)
-        self._batches.shutdown(wait=wait, cancel_futures=True)
+    # -- housekeeping (run periodically) -----------------------------------------------------
+
+    def renew_leases(self) -> None:
+        self._store.renew_leases(self.instance_id, time.time() + self._lease)
+
+    def settle_abandoned(self) -> None:
+        """Batches of a dead owner become unknown; pending batches of a send idle too long expire."""
+        now = time.time()
+        for batch in self._store.lapsed_batches(now):
+            outcomes = o.all_of(batch.contacts, o.UNKNOWN, INTERRUPTED)
+            if self._store.finish_batch(batch.id, "unknown", outcomes, owner=None, error_kind="interrupted", error_message=INTERRUPTED):
+                log.warning("batch %d of send %d: its owner stopped renewing its lease; outcome unknown", batch.seq + 1, batch.send_id)
+                self._on_report_due()
+        minutes = round(self._resume_within / 60)
+        reason = (f"Not sent: the bot was down for more than {minutes} minute{'s' if minutes != 1 else ''}, "
+                  "so it did not send this long after it was asked. Press Send again if it should still go out.")
+        for batch in self._store.stale_pending_batches(now - self._resume_within):
+            outcomes = o.all_of(batch.contacts, o.EXPIRED, reason)
+            if self._store.finish_batch(batch.id, "expired", outcomes, owner=None, error_kind="expired", error_message=reason, from_state="pending"):
+                log.warning("batch %d of send %d expired: not sent after a long stop", batch.seq + 1, batch.send_id)
+                self._on_report_due()
 
     # -- the work ----------------------------------------------------------------------------
 
-    def _run(self, send_id: int) -> None:
-        try:
-            send = self._store.get_send(send_id)
-            if send.report_ts is None:
-                self._reporter.send_started(send_id)
-            media_bytes = self._store.get_media(send_id)
-            media = MediaFile(send.media_name, media_bytes, send.media_type) if media_bytes else None
-            stop = _AccountStop()
-            pending = [b for b in self._store.batches(send_id) if b.state == "pending"]
-            futures = [self._batches.submit(self._send_batch, send, media, batch, stop) for batch in pending]
-            for future in as_completed(futures):
-                future.result()
-                self._reporter.send_progressed(send_id)
-            self._store.finish_send(send_id)
-            log.info("send %d finished: %s", send_id, self._store.batch_states(send_id))
-            self._reporter.send_finished(send_id)
-        except Exception:
-            # The send stays open in the store and is picked up at the next start; nothing is lost.
-            log.exception("send %d stopped before finishing", send_id)
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if not self._store.has_pending():
+                    with self._wake:
+                        self._wake.wait(1.0)  # woken by a new send; other processes' sends within a second
+                    continue
+                if not self._limiter.acquire(SEND):
+                    return  # stopping
+                batch = self._store.claim_next_batch(self.instance_id, time.time() + self._lease)
+                if batch is not None:
+                    self._send(batch)
+            except Exception:
+                # A bug or a database error: logged, and the worker carries on (the batch's lease, if
+                # any, runs out and the batch is settled as unknown by the sweep).
+                log.exception("batch worker error")
+                self._stopping.wait(1.0)
 
-    def _send_batch(self, send: SendRecord, media: MediaFile | None, batch: BatchRecord, stop: "_AccountStop") -> None:
-        if stop.error is None:
-            self._limiter.acquire()
-        if stop.error is not None:
-            # The account itself is refused (key, balance, sender): every call would fail the same way.
-            self._store.finish_batch(
-                batch.id, "failed", error_kind=stop.error.kind, error_message=stop.error.user_message, from_states=("pending",)
-            )
+    def _send(self, batch: ClaimedBatch) -> None:
+        send, media = self._send_and_media(batch.send_id)
+        where = f"batch {batch.seq + 1} of send {send.id}"
+        refusal = self._refusal(send.id)
+        if refusal is not None:
+            self._finish_failed(batch, batch.contacts, [], refusal, where)
             return
-        if not self._store.claim_batch(batch.id):
-            log.warning("batch %d of send %d was already claimed; not sending it again", batch.seq, send.id)
+        suppressed = self._store.suppressed_among(batch.contacts)
+        before = [o.NumberOutcome(n, o.SUPPRESSED, SUPPRESSED_SINCE_REVIEW) for n in batch.contacts if n in suppressed]
+        numbers = [n for n in batch.contacts if n not in suppressed]
+        if not numbers:
+            self._finish(batch, "queued", before, where)
             return
+        first_attempt = True
+
+        def before_request() -> None:
+            nonlocal first_attempt
+            if not first_attempt and not self._limiter.acquire(SEND):  # a 429 retry takes a slot of its own
+                raise NotSent("the bot is stopping")
+            first_attempt = False
+            if self._stopping.is_set():
+                raise NotSent("the bot is stopping")
+            stopped = self._refusal(send.id)
+            if stopped is not None:
+                raise NotSent("the account refused this send", stopped)
+            with self._on_wire_lock:
+                self._on_wire[batch.id] = batch
+
         try:
             result = self._gateway.send_mms(
-                message=send.message, contacts=[e164(n) for n in batch.contacts], sender=send.sender, media=media, gif_url=send.gif_url
+                message=send.message, contacts=[e164(n) for n in numbers], sender=send.sender, media=media,
+                gif_url=send.gif_url, before_request=before_request,
             )
+        except NotSent as exc:
+            if exc.refusal is not None:
+                self._finish_failed(batch, numbers, before, exc.refusal, where)
+            elif self._store.release_batch(batch.id, self.instance_id):
+                log.info("%s not sent (%s); it stays pending", where, exc)
+            return
         except GatewayError as exc:
-            log.warning("batch %d of send %d: %s (%s)", batch.seq, send.id, exc.kind, exc.outcome)
-            self._store.finish_batch(batch.id, exc.outcome, error_kind=exc.kind, error_message=exc.user_message)
+            log.warning("%s: %s (%s)", where, exc.kind, exc.outcome)
+            state = "unknown" if exc.outcome == "unknown" else "failed"
+            outcome = o.UNKNOWN if state == "unknown" else o.FAILED
+            self._finish(batch, state, before + o.all_of(numbers, outcome, exc.user_message), where, exc.kind, exc.user_message)
             if isinstance(exc, ACCOUNT_LEVEL):
-                stop.error = exc
+                self._refuse_send(send.id, exc)
             return
         except Exception as exc:
             # A bug of ours after the request may have left: the outcome is not known.
-            log.exception("batch %d of send %d failed unexpectedly", batch.seq, send.id)
-            self._store.finish_batch(
-                batch.id, "unknown", error_kind="internal", error_message=f"Internal error ({type(exc).__name__}) — outcome unknown."
-            )
+            log.exception("%s failed unexpectedly", where)
+            message = f"Internal error ({type(exc).__name__}) — outcome unknown."
+            self._finish(batch, "unknown", before + o.all_of(numbers, o.UNKNOWN, message), where, "internal", message)
             return
-        self._store.finish_batch(
-            batch.id, "queued",
-            queued=[(q.number, q.message_id) for q in result.queued],
-            invalid=[(i.contact, i.error, i.error_type) for i in result.invalid],
-            unsubscribed=result.unsubscribed,
-        )
+        finally:
+            with self._on_wire_lock:
+                self._on_wire.pop(batch.id, None)
+        self._finish(batch, "queued", before + o.account(numbers, result, where=where), where)
 
+    def _finish(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], where: str,
+                kind: str | None = None, message: str | None = None) -> None:
+        if not self._store.finish_batch(batch.id, state, outcomes, owner=self.instance_id, error_kind=kind, error_message=message,
+                                        progress_every=self._progress_every):
+            counts = {}
+            for item in outcomes:
+                counts[item.outcome] = counts.get(item.outcome, 0) + 1
+            log.error("%s: its outcome (%s) came after the batch was settled elsewhere (lease lapsed); "
+                      "the stored outcome stands — check Cellcast's reports", where, counts)
+        self._on_report_due()
 
-class _AccountStop:
-    """Set by the first batch refused for the whole account; read by the batches after it."""
+    def _finish_failed(self, batch: ClaimedBatch, numbers: list[str], before: list[o.NumberOutcome], refusal: GatewayError, where: str) -> None:
+        log.info("%s not sent: the account refused the send (%s)", where, refusal.kind)
+        self._finish(batch, "failed", before + o.all_of(numbers, o.FAILED, refusal.user_message), where, refusal.kind, refusal.user_message)
 
-    def __init__(self) -> None:
-        self.error: GatewayError | None = None
+    def _refuse_send(self, send_id: int, refusal: GatewayError) -> None:
+        """Key, balance or sender refused: no further call for this send, from any process."""
+        self._refusals[send_id] = refusal
+        self._store.stop_send(send_id, refusal.kind, refusal.user_message)
+        for batch in self._store.pending_of(send_id):
+            outcomes = o.all_of(batch.contacts, o.FAILED, refusal.user_message)
+            self._store.finish_batch(batch.id, "failed", outcomes, owner=None, error_kind=refusal.kind,
+                                     error_message=refusal.user_message, from_state="pending")
+        self._on_report_due()
+
+    def _refusal(self, send_id: int) -> GatewayError | None:
+        if send_id in self._refusals:
+            return self._refusals[send_id]
+        stopped = self._store.stopped(send_id)  # refused in another process
+        if stopped is None:
+            return None
+        refusal = GatewayError()
+        refusal.kind, refusal.summary = stopped[0], stopped[1]
+        return refusal
+
+    def _send_and_media(self, send_id: int) -> tuple[SendRecord, MediaFile | None]:
+        with self._sends_lock:
+            if send_id in self._sends:
+                self._sends.move_to_end(send_id)
+                return self._sends[send_id]
+        send = self._store.get_send(send_id)
+        content = self._store.get_media(send_id)
+        media = MediaFile(send.media_name or "image", content, send.media_type or "image/jpeg") if content else None
+        with self._sends_lock:
+            self._sends[send_id] = (send, media)
+            while len(self._sends) > 32:
+                self._sends.popitem(last=False)
+        return send, media

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.sending.gateway import GatewayResult, MediaFile, QueuedContact
 
@@ -31,7 +31,10 @@ class DryRunGateway:
         sender: str | None = None,
         media: MediaFile | None = None,
         gif_url: str | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> GatewayResult:
+        if before_request:
+            before_request()
         with self._lock:
             ids = [next(self._ids) for _ in contacts]
         queued = [QueuedContact(_national(c), f"{DRY_RUN_PREFIX}{i:09d}") for c, i in zip(contacts, ids)]

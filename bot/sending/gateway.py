@@ -7,7 +7,8 @@ so that it can be driven by a fake in tests or by another gateway later.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
 
 Outcome = Literal["failed", "unknown"]
 
@@ -128,6 +129,17 @@ class MalformedResponse(OutcomeUnknown):
 ACCOUNT_LEVEL = (TokenExpired, SenderNotRegistered, BalanceTooLow)
 
 
+class NotSent(Exception):
+    """Raised by a ``before_request`` hook to stop a call before it leaves: provably nothing was sent.
+
+    ``refusal`` is the account-level error that stopped it, if that is why (else the bot is stopping).
+    """
+
+    def __init__(self, reason: str, refusal: GatewayError | None = None) -> None:
+        super().__init__(reason)
+        self.refusal = refusal
+
+
 class Gateway(Protocol):
     def mms_balance(self) -> float: ...
 
@@ -139,4 +151,7 @@ class Gateway(Protocol):
         sender: str | None = None,
         media: MediaFile | None = None,
         gif_url: str | None = None,
-    ) -> GatewayResult: ...
+        before_request: Callable[[], None] | None = None,
+    ) -> GatewayResult:
+        """``before_request`` runs immediately before each attempt leaves (429 retries included);
+        it may wait for a rate slot, or raise NotSent."""

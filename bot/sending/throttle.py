@@ -1,4 +1,10 @@
-"""Keep gateway calls under Cellcast's limit of 15 calls per second per account."""
+"""Every call to Cellcast takes a slot: at most ``per_second`` calls start in any window, sends first.
+
+Cellcast allows 15 calls a second per account, whatever the call. The slot is taken immediately
+before a request leaves (the gateway client asks for it), so nothing slow sits between the
+decision and the wire. Sends go first when slots are short; a read (balance, opt-outs, reports)
+waits while a send waits, but never more than ``read_patience`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +13,72 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+SEND = "send"
+READ = "read"
+
 
 class RateLimiter:
-    """At most ``per_second`` call starts in any sliding window of ``window`` seconds, across threads.
-
-    A sliding window (rather than even spacing) lets a small send start all its batches at once
-    while a large one still runs at the gateway's rate. The default window is a little longer than
-    a second, so that network jitter cannot squeeze more than the limit into the gateway's second.
-    """
-
     def __init__(
         self,
-        per_second: float,
-        window: float = 1.05,
+        per_second: int,
+        window: float = 1.01,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        read_patience: float = 1.0,
+        wait: Callable[[threading.Condition, float], object] | None = None,
     ) -> None:
+        """``window`` is a little over a second so that network jitter cannot squeeze more than
+        ``per_second`` starts into one second at the gateway."""
         if per_second < 1:
             raise ValueError("per_second must be at least 1")
         self._limit = int(per_second)
         self._window = window
         self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
+        self._read_patience = read_patience
+        self._wait = wait or (lambda condition, seconds: condition.wait(seconds))
+        self._cond = threading.Condition()
         self._starts: deque[float] = deque()
+        self._senders_waiting = 0
+        self._closed = False
+        self.granted: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind): what the limiter promised
 
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._starts and self._starts[0] + self._window <= now:
-                    self._starts.popleft()
-                if len(self._starts) < self._limit:
-                    self._starts.append(now)
-                    return
-                wait = self._starts[0] + self._window - now
-            self._sleep(wait)
+    def acquire(self, kind: str = SEND) -> bool:
+        """Wait for a slot; False once the limiter is closed (the bot is stopping): send nothing."""
+        asked = self._clock()
+        with self._cond:
+            if kind == SEND:
+                self._senders_waiting += 1
+            try:
+                while not self._closed:
+                    now = self._clock()
+                    while self._starts and self._starts[0] + self._window <= now:
+                        self._starts.popleft()
+                    patient = kind == SEND or self._senders_waiting == 0 or now - asked >= self._read_patience
+                    if len(self._starts) < self._limit and patient:
+                        self._starts.append(now)
+                        self.granted.append((now, kind))
+                        return True
+                    if len(self._starts) >= self._limit:
+                        wait = self._starts[0] + self._window - now
+                    else:
+                        wait = asked + self._read_patience - now
+                    self._wait(self._cond, max(wait, 0.001))
+                return False
+            finally:
+                if kind == SEND:
+                    self._senders_waiting -= 1
+                    self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def most_in_any_window(self, window: float = 1.0) -> int:
+        """The most slots granted in any ``window`` seconds so far (for tests and benchmarks)."""
+        times = sorted(t for t, _ in self.granted)
+        best, start = 0, 0
+        for end, t in enumerate(times):
+            while times[start] + window <= t:  # the same test the limiter applies
+                start += 1
+            best = max(best, end - start + 1)
+        return best

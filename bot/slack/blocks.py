@@ -1,132 +1,136 @@
-"""Block Kit builders: the modal, the channel message, the thread summary and its CSV."""
+"""Block Kit for the channel message and the thread summary, and the results CSV.
+
+Everything here stays within Slack's limits at any size: at most 50 blocks, 3,000 characters a
+section, 40,000 a message's text. Problems are grouped by reason (a line per reason with counts and a
+few examples, not a block per batch); whenever something is left out, the thread says so and the
+CSV with every number is attached.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
-import json
+from collections.abc import Iterable
+from typing import IO
 
+from bot.sending import outcomes as o
 from bot.sending.summary import SendSummary
-from bot.slack.kit import display_number, escape
+from bot.slack.kit import MAX_MESSAGE_TEXT, context, count, cut, display_number, escape, plain, quote, section
 
 ACTION_RESEND = "mms_resend_failed"
-VALUE = "value"  # action_id of every input element: the block_id says which field it is
-INLINE_LIMIT = 25  # problem lines shown in the thread before the full list moves to a CSV file
-_SECTION_MAX = 2900  # Slack's section text limit is 3,000 characters
+MAX_GROUPS = 20  # reasons shown one by one in the thread; the rest are counted, and all are in the CSV
+EXAMPLES = 5
+DRY_RUN = ":test_tube: *Dry run: nothing was sent.*"
+
+LABELS = {
+    o.QUEUED: "queued", o.INVALID: "invalid", o.REJECTED: "refused by the gateway", o.UNSUBSCRIBED: "unsubscribed",
+    o.SUPPRESSED: "suppressed", o.UNCONFIRMED: "not confirmed by the gateway", o.FAILED: "not sent",
+    o.UNKNOWN: "outcome unknown", o.EXPIRED: "not sent (expired)",
+}
+ICONS = {
+    o.INVALID: ":no_entry_sign:", o.REJECTED: ":no_entry_sign:", o.UNSUBSCRIBED: ":no_bell:", o.SUPPRESSED: ":no_bell:",
+    o.UNCONFIRMED: ":grey_question:", o.FAILED: ":x:", o.UNKNOWN: ":grey_question:", o.EXPIRED: ":hourglass:",
+}
 
 
-def _text(text: str) -> dict:
-    return {"type": "plain_text", "text": text}
-
-
-def _md(text: str) -> dict:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def channel_message(summary: SendSummary) -> tuple[str, list[dict]]:
-    send = summary.send
-    who = f"<@{send.user_id}> is sending" if not summary.finished else f"<@{send.user_id}> sent"
-    sender = f" from *{escape(send.sender)}*" if send.sender else ""
-    headline = f"{who} an MMS to {_count(send.total_contacts, 'number')}{sender}."
-    if send.dry_run:
-        headline = ":test_tube: *Dry run: nothing was sent.* " + headline
-    if send.resend_of:
-        headline += " (a resend of the failed and unknown numbers of an earlier send)"
-    quoted = "\n".join("> " + line for line in escape(send.message.replace("\r\n", "\n")).split("\n"))
-    blocks = [{"type": "section", "text": _md(headline)}, {"type": "section", "text": _md(quoted[:_SECTION_MAX])}]
-    if send.media_ref:
-        blocks.append({"type": "image", "slack_file": {"id": send.media_ref}, "alt_text": send.media_name or "MMS image"})
-    if send.gif_url:
-        blocks.append({"type": "image", "image_url": send.gif_url, "alt_text": "MMS GIF"})
-    blocks.append({"type": "context", "elements": [_md(status_line(summary))]})
-    return headline.replace("*", ""), blocks
-
-
-def status_line(summary: SendSummary) -> str:
-    if not summary.finished:
-        return f":hourglass_flowing_sand: Sending… {summary.batches_done} of {_count(summary.batches_total, 'batch')} done."
-    return ":white_check_mark: Done. " + _totals(summary) + " Details in the thread."
-
-
-def _totals(summary: SendSummary) -> str:
-    parts = [f"{len(summary.queued):,} queued"]
-    if summary.refused_locally or summary.refused_by_gateway:
-        parts.append(f"{len(summary.refused_locally) + len(summary.refused_by_gateway):,} invalid")
-    if summary.unsubscribed:
-        parts.append(f"{len(summary.unsubscribed):,} unsubscribed")
-    if summary.failed_numbers:
-        parts.append(f"{len(summary.failed_numbers):,} not sent")
-    if summary.unknown_numbers:
-        parts.append(f"{len(summary.unknown_numbers):,} outcome unknown")
+def totals(summary: SendSummary) -> str:
+    parts = [f"{summary.count(outcome):,} {LABELS[outcome]}" for outcome in o.OUTCOMES if summary.count(outcome) or outcome == o.QUEUED]
     return ", ".join(parts) + "."
 
 
-def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
-    """The thread reply; the flag says the lists were too long and belong in a CSV file."""
+def channel_message(summary: SendSummary, note: str = "") -> tuple[str, list[dict]]:
     send = summary.send
-    lines = [f"*Result:* {_totals(summary)}"]
+    verb = "sent" if summary.finished else "is sending"
+    sender = f" from *{escape(send.sender)}*" if send.sender else ""
+    headline = f"<@{send.user_id}> {verb} an MMS to {count(send.total_contacts, 'number')}{sender}."
+    if send.resend_of:
+        headline += " (sending again the numbers an earlier send could not reach)"
     if send.dry_run:
-        lines.insert(0, ":test_tube: *Dry run: nothing was sent.* Numbers show as queued with `dry-run-` message ids.")
+        headline = f"{DRY_RUN} {headline}"
+    blocks = []
+    if note:
+        blocks.append(section(note))
+    blocks += [section(headline), section(quote(send.message))]
+    if send.gif_url and send.images_ok:
+        blocks.append({"type": "image", "image_url": send.gif_url, "alt_text": "The GIF sent with the MMS"})
+    blocks.append(context(status_line(summary)))
+    return cut(headline.replace("*", ""), MAX_MESSAGE_TEXT), blocks
+
+
+def status_line(summary: SendSummary) -> str:
+    send = summary.send
+    if not summary.finished:
+        so_far = f" {send.n_queued:,} queued so far." if send.batches_done else ""
+        return f":hourglass_flowing_sand: Sending… {send.batches_done:,} of {count(send.batches_total, 'batch', 'batches')} done.{so_far}"
+    return ":white_check_mark: Done: " + totals(summary) + " Details in the thread."
+
+
+def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
+    """The thread reply, and whether the CSV must follow because something was left out."""
+    send = summary.send
+    lines = [f"*Result for {count(send.entries, 'entry', 'entries')}:* {totals(summary)}"]
+    if send.dry_run:
+        lines.insert(0, f"{DRY_RUN} Numbers show as queued with `dry-run-` message ids.")
     if send.duplicates:
-        lines.append(f"{_count(send.duplicates, 'duplicate number')} left out (each number gets one message).")
+        lines.append(f"{count(send.duplicates, 'duplicate number')} left out (each number gets one message).")
     if send.media_note:
-        lines.append(f":frame_with_picture: {send.media_note}")
+        lines.append(f":frame_with_picture: {escape(send.media_note)}")
     if send.resumed:
-        lines.append(":arrows_counterclockwise: The bot restarted during this send; batches that had not started were sent after the restart.")
-    blocks = [{"type": "section", "text": _md("\n".join(lines))}]
-
-    for problem in summary.batch_problems:
-        icon = ":x:" if problem.state == "failed" else ":grey_question:"
-        state = "not sent" if problem.state == "failed" else "outcome unknown"
-        text = f"{icon} *Batch {problem.seq + 1} of {summary.batches_total}* ({_count(len(problem.numbers), 'number')}): {state}. {escape(problem.reason)}"
-        blocks.append({"type": "section", "text": _md(text[:_SECTION_MAX])})
-
-    problem_lines = (
-        [f"• {escape(p.number)} — {escape(p.reason)}" for p in summary.refused_locally]
-        + [f"• {escape(display_number(p.number))} — refused by the gateway: {escape(p.reason)}" for p in summary.refused_by_gateway]
-        + [f"• {display_number(n)} — unsubscribed" for n in summary.unsubscribed]
-    )
-    batch_numbers = sum(len(p.numbers) for p in summary.batch_problems)
-    too_long = len(problem_lines) > INLINE_LIMIT or batch_numbers > INLINE_LIMIT
-    if problem_lines and not too_long:
-        blocks.append({"type": "section", "text": _md(("*Numbers not sent:*\n" + "\n".join(problem_lines))[:_SECTION_MAX])})
-    if summary.batch_problems and not too_long:
-        numbers = ", ".join(display_number(n) for p in summary.batch_problems for n in p.numbers)
-        blocks.append({"type": "section", "text": _md(f"*Numbers in those batches:* {numbers}"[:_SECTION_MAX])})
-    if too_long:
-        blocks.append({"type": "context", "elements": [_md("The full list, number by number, is in the CSV file below.")]})
-    redo = len(summary.failed_numbers) + len(summary.unknown_numbers)
-    if redo:
-        blocks.append(resend_actions(send.id, len(summary.failed_numbers), len(summary.unknown_numbers)))
-    return f"Result: {_totals(summary)}", blocks, too_long
+        lines.append(":arrows_counterclockwise: The bot restarted (or another copy of it took over) during this send; "
+                     "batches not yet sent were sent after that, each at most once.")
+    blocks = [section("\n".join(lines))]
+    left_out = False
+    for group in summary.groups[:MAX_GROUPS]:
+        shown = ", ".join(escape(display_number(n)) for n in group.examples[:EXAMPLES])
+        more = group.count - min(len(group.examples), EXAMPLES)
+        if more:
+            shown += f" and {more:,} more"
+            left_out = True
+        reason = f" {escape(group.reason)}" if group.reason else ""
+        blocks.append(section(f"{ICONS.get(group.outcome, '•')} *{count(group.count, 'number')} {LABELS[group.outcome]}.*{reason}\n{shown}"))
+    if len(summary.groups) > MAX_GROUPS:
+        rest = summary.groups[MAX_GROUPS:]
+        blocks.append(section(f"… and {count(sum(g.count for g in rest), 'number')} more, for {count(len(rest), 'other reason')}."))
+        left_out = True
+    if left_out:
+        blocks.append(context("Every number, with what happened to it, is in the CSV file below."))
+    if summary.resendable:
+        blocks.append(resend_actions(send.id, summary))
+    return cut(f"Result: {totals(summary)}", MAX_MESSAGE_TEXT), blocks, left_out
 
 
-def resend_actions(send_id: int, failed: int, unknown: int) -> dict:
-    warning = "Numbers whose outcome is unknown may already have received this MMS: they could get it twice and be charged twice." if unknown else ""
+def resend_actions(send_id: int, summary: SendSummary) -> dict:
+    uncertain = summary.count(o.UNKNOWN) + summary.count(o.UNCONFIRMED)
+    total = summary.resendable
+    warning = ("Numbers whose outcome is unknown may already have received this MMS: they could get it twice "
+               "and be charged twice. Check Cellcast's reports first.") if uncertain else ""
     return {
         "type": "actions",
         "block_id": "resend",
         "elements": [{
             "type": "button",
             "action_id": ACTION_RESEND,
-            "text": _text(f"Send again to {failed + unknown:,} failed/unknown numbers"),
+            "text": plain(cut(f"Send again to {total:,} numbers", 75, "")),
             "value": str(send_id),
             "confirm": {
-                "title": _text("Send again?"),
-                "text": _text(f"Send this MMS again to {_count(failed, 'failed number')} and {_count(unknown, 'number')} of unknown outcome. {warning}".strip()),
-                "confirm": _text("Send again"),
-                "deny": _text("Cancel"),
+                "title": plain("Send again?"),
+                "text": plain(cut(f"Send this MMS again to {count(total, 'number')} that it may not have reached "
+                                  f"({count(uncertain, 'number')} of unknown outcome). {warning}".strip(), 300, "…")),
+                "confirm": plain("Send again"),
+                "deny": plain("Cancel"),
                 "style": "danger",
             },
         }],
     }
 
 
+def notice(text: str) -> tuple[str, list[dict]]:
+    return cut(text.replace("*", ""), MAX_MESSAGE_TEXT), [section(text)]
+
+
+# -- the results CSV ---------------------------------------------------------------------------
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEADER = ["number", "outcome", "reason", "message_id"]
 
 
 def _cell(value: str) -> str:
@@ -134,28 +138,21 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _csv_number(national: str) -> str:
-    return display_number(national).replace(" ", "")
-
-
-def results_csv(summary: SendSummary) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["number", "outcome", "reason", "message_id"])
-    rows = [(_csv_number(n), "queued", "", message_id) for n, message_id in summary.queued]
-    rows += [(p.number, "invalid", p.reason, "") for p in summary.refused_locally]
-    rows += [(p.number, "invalid", f"refused by the gateway: {p.reason}", "") for p in summary.refused_by_gateway]
-    rows += [(_csv_number(n), "unsubscribed", "", "") for n in summary.unsubscribed]
-    for problem in summary.batch_problems:
-        outcome = "not sent" if problem.state == "failed" else "unknown"
-        rows += [(_csv_number(n), outcome, problem.reason, "") for n in problem.numbers]
-    writer.writerows([_cell(cell) for cell in row] for row in rows)
-    return buffer.getvalue().encode("utf-8-sig")
+def write_results_csv(rows: Iterable[tuple[str, str, str, str]], out: IO[str]) -> int:
+    """Every entry and what happened to it, written as it is read (never built whole in memory)."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    written = 0
+    for number, outcome, reason, message_id in rows:
+        shown = display_number(number).replace(" ", "") if outcome != o.INVALID else number
+        writer.writerow([_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id])
+        written += 1
+    return written
 
 
 HELP = (
     "*MMS bot*\n"
-    "• `/mms` — open the form to send an MMS (picture message) to Australian mobiles.\n"
+    "• `/mms` — open the form to send an MMS (picture message) to Australian mobiles. You see a review before anything is sent.\n"
     "• `/mms help` — this help.\n"
     "Admins only:\n"
     "• `/mms allow @user` — let someone send.\n"

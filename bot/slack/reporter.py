@@ -1,100 +1,365 @@
-"""Tells people in Slack how a send is going: a channel message, progress, then a thread summary.
+"""Delivers what Slack must be told, from the store, until Slack accepts it.
 
-If the bot cannot post in the channel (not a member, private channel, archived), the same reports go
-to the sender by direct message, with a line saying how to invite the bot.
+What people must see (the channel message, progress, the image that was sent, the thread summary,
+the results CSV, notices) becomes *due* in the store when it becomes true. The reporter claims due
+reports (one send at a time, with this process's id and a lease) and delivers them in order, with
+fallbacks chosen by Slack's answer:
+
+- ``not_in_channel``, ``channel_not_found``, ``is_archived`` → the sender's DM, saying why;
+- ``message_not_found``, ``cant_update_message``, ``thread_not_found`` → a new channel message carries on;
+- ``invalid_blocks`` about images → the same message without image blocks (remembered for the send);
+- ``invalid_auth``, ``token_revoked``, ``account_inactive`` → logged naming SLACK_BOT_TOKEN; reports
+  stay due until a restart with a working token;
+- 429 → after Retry-After; 5xx, timeouts and connection errors → backoff, for as long as it takes;
+- anything else (a message Slack calls malformed) → logged, then a plain-text version.
+Sending never waits for any of this.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import random
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from urllib.error import URLError
 
+import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sending.summary import summarise
-from bot.slack.blocks import channel_message, results_csv, thread_summary
-from bot.store import Store
+from bot.sending.summary import progress, summarise
+from bot.slack.blocks import channel_message, notice, thread_summary, write_results_csv
+from bot.slack.kit import MAX_SECTION_TEXT, cut
+from bot.store import Report, SendRecord, Store
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 2.0  # seconds between progress edits: chat.update is rate limited per channel
+DM_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}
+GONE_ERRORS = {"message_not_found", "cant_update_message", "thread_not_found"}
+AUTH_ERRORS = {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired", "no_permission"}
+TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+MAX_BACKOFF = 300.0
+
+
+class Later(Exception):
+    """Slack could not take it now: try again after ``retry_after`` seconds (429), else with backoff."""
+
+    def __init__(self, error: str, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retry_after = retry_after
+
+    def due_at(self, attempts: int) -> float:
+        wait = self.retry_after if self.retry_after is not None else _backoff(attempts)
+        return time.time() + max(wait, 0.5)
+
+
+class Refused(Exception):
+    """Slack refused the call for a reason that a different call may get round."""
+
+    def __init__(self, error: str, details: list[str]) -> None:
+        super().__init__(error)
+        self.error = error
+        self.details = details
+
+    @property
+    def about_images(self) -> bool:
+        return self.error == "invalid_blocks" and any("image" in d or "slack_file" in d for d in self.details)
+
+
+class AuthFailed(Exception):
+    pass
 
 
 class SlackReporter:
-    def __init__(self, client: WebClient, store: Store) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        store: Store,
+        instance_id: str,
+        *,
+        workers: int = 2,
+        lease: float = 60.0,
+        poll: float = 0.5,
+        on_delivered: Callable[[str], None] = lambda kind: None,
+        on_error: Callable[[str, str], None] = lambda method, error: None,
+    ) -> None:
         self._client = client
         self._store = store
-        self._last_progress: dict[int, float] = {}
-        self._lock = threading.Lock()
+        self._owner = instance_id
+        self._workers = workers
+        self._lease = lease
+        self._poll = poll
+        self._on_delivered = on_delivered
+        self._on_error = on_error
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._dm_channels: dict[str, str] = {}
+        self.auth_error: str | None = None  # set when Slack refused the token: reports wait for a restart
+        self._upload = httpx.Client(timeout=60.0, follow_redirects=False)
 
-    def send_started(self, send_id: int) -> None:
-        summary = summarise(self._store, send_id)
-        send = summary.send
-        text, blocks = channel_message(summary)
-        try:
-            ts = self._post(send.channel_id, text, blocks)
-            self._store.set_report(send_id, send.channel_id, ts)
-            return
-        except SlackApiError as exc:
-            error = exc.response.get("error", "unknown_error")
-            log.warning("cannot post in %s (%s); reporting send %d by direct message", send.channel_id, error, send_id)
-        note = _why_dm(error, send.channel_id)
-        dm = self._client.conversations_open(users=send.user_id)["channel"]["id"]
-        ts = self._post(dm, text, [{"type": "section", "text": {"type": "mrkdwn", "text": note}}] + blocks)
-        self._store.set_report(send_id, dm, ts, note)
+    # -- life cycle --------------------------------------------------------------------------
 
-    def send_progressed(self, send_id: int) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last_progress.get(send_id, 0.0) < PROGRESS_EVERY:
+    def start(self) -> None:
+        for index in range(self._workers):
+            thread = threading.Thread(target=self._loop, name=f"report-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def stop(self, grace: float) -> None:
+        self._stopping.set()
+        self.wake()
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._upload.close()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            if self.auth_error:
+                self._stopping.wait(5.0)
+                continue
+            try:
+                reports = self._store.claim_reports(self._owner, time.time() + self._lease, time.time())
+            except Exception:
+                log.exception("could not read the reports due")
+                self._stopping.wait(2.0)
+                continue
+            if not reports:
+                with self._wake:
+                    self._wake.wait(self._poll)
+                continue
+            self._deliver_all(reports)
+
+    def _deliver_all(self, reports: list[Report]) -> None:
+        """In order (post, image, progress, summary, csv, notices): a later one needs the earlier ones."""
+        for index, report in enumerate(reports):
+            try:
+                self._deliver(report)
+            except Later as later:
+                due_at = later.due_at(report.attempts)
+                log.info("report %s of send %s not delivered yet (%s); again in %.0f s",
+                         report.kind, report.send_id, later.error, due_at - time.time())
+                for rest in reports[index:]:
+                    self._store.report_retry(rest.id, due_at, later.error)
                 return
-            self._last_progress[send_id] = now
+            except AuthFailed as exc:
+                self.auth_error = str(exc)
+                log.error("Slack refused the bot token (%s): check SLACK_BOT_TOKEN (reinstall the app if it was revoked) "
+                          "and restart; the bot's reports wait until then", exc)
+                for rest in reports[index:]:
+                    self._store.report_retry(rest.id, time.time(), str(exc))
+                return
+            except Exception as exc:
+                log.exception("report %s of send %s failed", report.kind, report.send_id)
+                self._store.report_retry(report.id, time.time() + _backoff(report.attempts), f"{type(exc).__name__}: {exc}")
+                for rest in reports[index + 1:]:
+                    self._store.report_retry(rest.id, time.time() + _backoff(report.attempts), "waiting for an earlier report")
+                return
+            self._store.report_done(report.id)
+            self._on_delivered(report.kind)
+
+    # -- what each report does ---------------------------------------------------------------
+
+    def _deliver(self, report: Report) -> None:
+        if report.send_id is None:
+            return self._standalone(report)
+        send = self._store.get_send(report.send_id)
+        if report.kind == "post":
+            self._ensure_posted(send)
+        elif report.kind == "image":
+            send = self._ensure_posted(send)
+            self._upload_into_thread(send, lambda s: self._store.get_media(s.id), send.media_name or "image.jpg",
+                                     "The image as it was sent")
+        elif report.kind == "progress":
+            if send.state == "open":
+                self._update(self._ensure_posted(send))
+        elif report.kind == "summary":
+            send = self._update(self._ensure_posted(send))
+            summary = summarise(self._store, send.id)
+            text, blocks, needs_csv = thread_summary(summary)
+            self._in_thread(send, text, blocks)
+            self._store.mark_reported(send.id)
+            if needs_csv:
+                self._store.report_due(f"csv:{send.id}", send.id, "csv")
+        elif report.kind == "csv":
+            send = self._ensure_posted(send)
+            self._upload_csv(send)
+        elif report.kind == "notice":
+            text, blocks = notice(report.payload.get("text", ""))
+            self._in_thread(self._ensure_posted(send), text, blocks)
+        else:
+            log.error("unknown report kind %r; dropped", report.kind)
+
+    def _standalone(self, report: Report) -> None:
+        channel = report.payload.get("channel")
+        text, blocks = notice(report.payload.get("text", ""))
+        if channel:
+            self._call("chat_postMessage", channel=channel, text=text, blocks=blocks)
+
+    def _ensure_posted(self, send: SendRecord) -> SendRecord:
+        """The channel message exists (posting it now if not): everything else goes in its thread."""
+        if send.report_ts:
+            return send
+        text, blocks = channel_message(progress(self._store, send.id))
         try:
-            self._update(send_id)
-        except SlackApiError as exc:
-            log.warning("progress update for send %d failed: %s", send_id, exc.response.get("error"))
-
-    def send_finished(self, send_id: int) -> None:
-        with self._lock:
-            self._last_progress.pop(send_id, None)
-        summary = self._update(send_id)
-        send = summary.send
-        text, blocks, needs_file = thread_summary(summary)
-        self._client.chat_postMessage(channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
-        if needs_file:
-            self._client.files_upload_v2(
-                channel=send.report_channel, thread_ts=send.report_ts, content=results_csv(summary),
-                filename=f"mms-send-{send.id}-results.csv", title="Every number and what happened to it",
-            )
-
-    def _update(self, send_id: int):
-        summary = summarise(self._store, send_id)
-        send = summary.send
-        if send.report_ts is None:
-            raise RuntimeError(f"send {send_id} has no channel message to update")
-        text, blocks = channel_message(summary)
-        if send.report_note:
-            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": send.report_note}}] + blocks
-        self._client.chat_update(channel=send.report_channel, ts=send.report_ts, text=text, blocks=blocks)
-        return summary
-
-    def _post(self, channel: str, text: str, blocks: list[dict]) -> str:
-        try:
-            return self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)["ts"]
-        except SlackApiError as exc:
-            if exc.response.get("error") != "invalid_blocks":
+            ts = self._post(send, send.channel_id, text, blocks)
+            self._store.set_report(send.id, send.channel_id, ts)
+        except Refused as refused:
+            if refused.error not in DM_ERRORS:
                 raise
-            # An image Slack will not show (e.g. a file it cannot share here): post without images.
-            plain = [b for b in blocks if b["type"] != "image"]
-            return self._client.chat_postMessage(channel=channel, text=text, blocks=plain)["ts"]
+            self._to_dm(send, refused.error)
+        return self._store.get_send(send.id)
+
+    def _to_dm(self, send: SendRecord, error: str, moved: bool = False) -> SendRecord:
+        """Carry on in the sender's DM, saying why; the DM gets the channel message anew."""
+        note = why_dm(error, send.channel_id, moved)
+        log.warning("cannot use %s for send %d (%s); reporting by direct message", send.channel_id, send.id, error)
+        dm = self._dm(send.user_id)
+        text, blocks = channel_message(progress(self._store, send.id), note)
+        ts = self._post(send, dm, text, blocks)
+        self._store.set_report(send.id, dm, ts, note)
+        return self._store.get_send(send.id)
+
+    def _update(self, send: SendRecord) -> SendRecord:
+        text, blocks = channel_message(progress(self._store, send.id), send.report_note)
+        try:
+            self._call_with_images(send, "chat_update", channel=send.report_channel, ts=send.report_ts, text=text, blocks=blocks)
+            return send
+        except Refused as refused:
+            return self._carry_on(send, refused)
+
+    def _carry_on(self, send: SendRecord, refused: Refused) -> SendRecord:
+        """The message or channel went away mid-send: post anew (in the channel, or the DM)."""
+        if refused.error in GONE_ERRORS:
+            note = ":information_source: The earlier message about this send was deleted, so it carries on here."
+            log.warning("the message of send %d is gone (%s); posting a new one", send.id, refused.error)
+            text, blocks = channel_message(progress(self._store, send.id), note)
+            try:
+                ts = self._post(send, send.report_channel, text, blocks)
+                self._store.set_report(send.id, send.report_channel, ts, note)
+                return self._store.get_send(send.id)
+            except Refused as again:
+                refused = again
+        if refused.error in DM_ERRORS and not send.report_channel.startswith("D"):
+            return self._to_dm(send, refused.error, moved=True)
+        raise refused
+
+    def _in_thread(self, send: SendRecord, text: str, blocks: list[dict]) -> None:
+        try:
+            self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
+        except Refused as refused:
+            if refused.error in GONE_ERRORS | DM_ERRORS:
+                send = self._carry_on(send, refused)
+                self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
+            elif refused.error in ("invalid_blocks", "msg_too_long", "invalid_arguments"):
+                log.error("Slack refused the thread message of send %d (%s: %s); sending it as plain text", send.id, refused.error, refused.details)
+                self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=cut(text, MAX_SECTION_TEXT))
+            else:
+                raise
+
+    def _post(self, send: SendRecord, channel: str, text: str, blocks: list[dict]) -> str:
+        return self._call_with_images(send, "chat_postMessage", channel=channel, text=text, blocks=blocks)["ts"]
+
+    def _call_with_images(self, send: SendRecord, method: str, **kwargs) -> dict:
+        """Slack may refuse an image it cannot fetch: the same message without image blocks, from now on."""
+        try:
+            return self._call(method, **kwargs)
+        except Refused as refused:
+            if not refused.about_images:
+                raise
+            log.warning("Slack refused the image of send %d (%s); showing the message without it", send.id, refused.details)
+            self._store.images_refused(send.id)
+            kwargs["blocks"] = [b for b in kwargs["blocks"] if b.get("type") != "image"]
+            return self._call(method, **kwargs)
+
+    def _dm(self, user_id: str) -> str:
+        if user_id not in self._dm_channels:
+            self._dm_channels[user_id] = self._call("conversations_open", users=user_id)["channel"]["id"]
+        return self._dm_channels[user_id]
+
+    def _upload_csv(self, send: SendRecord) -> None:
+        with tempfile.NamedTemporaryFile("w+", suffix=".csv", encoding="utf-8-sig", newline="", delete=False) as out:
+            path = out.name
+            write_results_csv(self._store.iter_recipients(send.id), out)
+        try:
+            self._upload_into_thread(send, lambda s: path, f"mms-send-{send.id}-results.csv", "Every number and what happened to it")
+        finally:
+            os.unlink(path)
+
+    def _upload_into_thread(self, send: SendRecord, content: Callable[[SendRecord], bytes | str | None], filename: str, title: str) -> None:
+        """Slack's three-step upload; the bytes are streamed from a file or memory, never doubled."""
+        body = content(send)
+        if body is None:
+            return
+        length = os.path.getsize(body) if isinstance(body, str) else len(body)
+        ticket = self._call("files_getUploadURLExternal", filename=filename, length=length)
+        try:
+            if isinstance(body, str):
+                with open(body, "rb") as stream:
+                    response = self._upload.post(ticket["upload_url"], content=stream, headers={"Content-Length": str(length)})
+            else:
+                response = self._upload.post(ticket["upload_url"], content=body)
+        except httpx.HTTPError as exc:
+            raise Later(f"upload: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise Later(f"upload: HTTP {response.status_code}")
+        files = [{"id": ticket["file_id"], "title": title}]
+        try:
+            self._call("files_completeUploadExternal", files=files, channel_id=send.report_channel, thread_ts=send.report_ts)
+        except Refused as refused:
+            if refused.error not in GONE_ERRORS | DM_ERRORS:
+                raise
+            send = self._carry_on(send, refused)
+            self._call("files_completeUploadExternal", files=files, channel_id=send.report_channel, thread_ts=send.report_ts)
+
+    # -- Slack's answers, sorted -------------------------------------------------------------
+
+    def _call(self, method: str, **kwargs) -> dict:
+        name = method.replace("_", ".", 1)  # chat_postMessage → chat.postMessage
+        try:
+            return getattr(self._client, method)(**kwargs).data
+        except SlackApiError as exc:
+            response = exc.response
+            error = response.get("error") or f"http_{response.status_code}"
+            self._on_error(name, error)
+            if response.status_code == 429 or error == "ratelimited":
+                raise Later(error, _seconds(response.headers.get("Retry-After"))) from None
+            if response.status_code >= 500 or error in TRANSIENT_ERRORS:
+                raise Later(error) from None
+            if error in AUTH_ERRORS:
+                raise AuthFailed(error) from None
+            details = list(response.get("errors") or []) + list((response.get("response_metadata") or {}).get("messages") or [])
+            raise Refused(error, [str(d) for d in details]) from None
+        except (URLError, TimeoutError, ConnectionError, OSError) as exc:
+            self._on_error(name, type(exc).__name__)
+            raise Later(type(exc).__name__) from None
 
 
-def _why_dm(error: str, channel: str) -> str:
+def _seconds(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _backoff(attempts: int) -> float:
+    return min(MAX_BACKOFF, 2.0 ** min(attempts + 1, 9)) * random.uniform(0.8, 1.2)
+
+
+def why_dm(error: str, channel: str, moved: bool = False) -> str:
+    lead = ":information_source: "
     if error in ("not_in_channel", "channel_not_found"):
-        return (f":information_source: I couldn't post in <#{channel}> because I'm not a member of it (private channels need an "
-                "invitation). Invite me with `/invite @MMS bot` in that channel; until then, results come here.")
+        return (f"{lead}I couldn't post in <#{channel}> because I'm not a member of it (private channels need an invitation). "
+                "Invite me with `/invite @MMS bot` in that channel; until then, results come here.")
     if error == "is_archived":
-        return f":information_source: <#{channel}> is archived, so results come here."
-    return f":information_source: I couldn't post in <#{channel}> (Slack said `{error}`), so results come here."
+        return f"{lead}<#{channel}> {'was archived during this send' if moved else 'is archived'}, so results come here."
+    return f"{lead}I couldn't post in <#{channel}> (Slack said `{error}`), so results come here."

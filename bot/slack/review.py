@@ -87,11 +87,9 @@ def review_submitted(ack, body, context) -> None:
         ack(response_action="update", view=notice_view("Not sent", "This review was not complete, so nothing was sent. Run `/mms` again."))
         return
     request = request_from_draft(draft_id, user, draft["channel_id"], draft["review"], draft["numbers"], draft["media"])
-    send_id = services.dispatcher.record(request)
+    services.dispatcher.record(request)  # None when recorded before: sent once whatever happens
     services.store.draft_sent(draft_id)
     ack(response_action="clear")
-    if send_id is not None:
-        services.dispatcher.start(send_id)
 
 
 # -- the background checks ------------------------------------------------------------------
@@ -116,7 +114,7 @@ class ReviewChecker:
 
     def _run(self, draft_id: str, form: CheckedForm) -> None:
         started = time.monotonic()
-        self._store.delete_drafts_before((datetime.now(timezone.utc) - DRAFT_LIFETIME).isoformat(timespec="milliseconds"))
+        expire_drafts(self._store)
         try:
             uploads, problems = self._download(form)
             if problems:
@@ -180,6 +178,11 @@ class ReviewChecker:
                     return
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def expire_drafts(store) -> int:
+    """Reviews stay open for an hour; after that their drafts (and any image in them) are deleted."""
+    return store.delete_drafts_before((datetime.now(timezone.utc) - DRAFT_LIFETIME).isoformat(timespec="milliseconds"))
 
 
 # -- payload → domain -----------------------------------------------------------------------

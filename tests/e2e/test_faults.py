@@ -35,7 +35,7 @@ def test_killed_mid_send_then_restarted_every_number_ends_in_one_state_and_nothi
     assert len(cellcast.calls) == 5
     text = json.dumps(reply.params)
     assert "3,500 queued" in text and "1,000 outcome unknown" in text and "restarted" in text
-    assert "Batch 2 of 5" in text and "stopped while this batch was being sent" in text
+    assert "1,000 numbers outcome unknown.* The bot stopped while this batch was being sent" in text
     assert len(slack.thread_replies()) == 1 and len([c for c in slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]) == 1
 
 

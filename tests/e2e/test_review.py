@@ -183,7 +183,7 @@ def test_dry_run_goes_all_the_way_without_calling_cellcast(bot_factory, slack, c
     assert any("Dry run: nothing was sent" in text for text in slack.posted_texts("C1"))
     assert cellcast.calls == [] and cellcast.reads == []
     with sqlite3.connect(tmp_path / "bot.db") as db:
-        queued = json.loads(db.execute("SELECT queued FROM batches").fetchone()[0])
+        queued = db.execute("SELECT number, message_id FROM recipients WHERE outcome = 'queued'").fetchall()
     assert len(queued) == 2 and all(message_id.startswith("dry-run-") for _, message_id in queued)
 
 

@@ -100,8 +100,7 @@ def test_full_send_with_image_gif_and_2500_contacts_across_both_inputs(bot, slac
     assert "2,499 queued" in summary and "1 unsubscribed" in summary and "1 invalid" in summary
     assert "0400 000 007" in summary and "12345" in summary and "too short" in summary
     assert "100 duplicate numbers" in summary
-    updates = slack.calls_to("chat.update")
-    assert len(updates) >= 2  # progress after the first batch, then the final state
+    updates = slack.accepted("chat.update")
     assert "Done" in json.dumps(updates[-1].params) and "2,499 queued" in json.dumps(updates[-1].params)
 
 
@@ -208,7 +207,7 @@ def test_long_lists_go_to_the_thread_as_a_spreadsheet_safe_csv(bot, slack, cellc
     (content,) = slack.uploads.values()
     lines = content.decode("utf-8-sig").splitlines()
     assert lines[0] == "number,outcome,reason,message_id"
-    assert lines[1].startswith("0400000001,queued,,")
+    assert any(line.startswith("0400000001,queued,,") for line in lines[1:])
     cells = [line.split(",")[0] for line in lines[1:]]
     assert "'=HYPERLINK(x0)" in cells and "'+44 7700 900123" in cells and "'@SUM(1)" in cells and "'-12345" in cells
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)

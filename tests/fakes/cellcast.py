@@ -101,6 +101,15 @@ class FakeCellcast:
         name, arg = (behaviour if isinstance(behaviour, tuple) else (behaviour, None))
         if name == "ok":
             handler.send(200, json.dumps(self._queue_report(call)).encode())
+        elif name == "omit":  # an answer that leaves out the last `arg` numbers sent
+            report = self._queue_report(call)
+            report["data"]["queueResponse"] = report["data"]["queueResponse"][:-arg]
+            handler.send(200, json.dumps(report).encode())
+        elif name == "untidy":  # every entry twice, and a number that was never sent
+            report = self._queue_report(call)
+            queued = report["data"]["queueResponse"]
+            report["data"]["queueResponse"] = queued + queued + [{"Contact": "499999999", "MessageId": "stray", "Result": "Message added to queue."}]
+            handler.send(200, json.dumps(report).encode())
         elif name == "slow":
             time.sleep(arg)
             handler.send(200, json.dumps(self._queue_report(call)).encode())

@@ -1,123 +1,220 @@
 """Send orchestration with the real client, a loopback gateway and a real SQLite file."""
 
 import threading
+import time
 
 import pytest
 
 from bot.cellcast import CellcastClient
-from bot.sending.dispatch import Dispatcher
+from bot.sending import outcomes as o
 from bot.sending.contacts import parse_text
+from bot.sending.dispatch import Dispatcher
+from bot.sending.gateway import NotSent
 from bot.sending.request import SendRequest
 from bot.sending.summary import summarise
 from bot.sending.throttle import RateLimiter
 from bot.store import Store
-
-
-class RecordingReporter:
-    def __init__(self):
-        self.events = []
-        self.finished = threading.Event()
-
-    def send_started(self, send_id):
-        self.events.append(("started", send_id))
-
-    def send_progressed(self, send_id):
-        self.events.append(("progressed", send_id))
-
-    def send_finished(self, send_id):
-        self.events.append(("finished", send_id))
-        self.finished.set()
+from tests.fakes.server import wait_for
 
 
 def numbers(count, start=0):
     return [f"04{i:08d}" for i in range(start, start + count)]
 
 
+class Rig:
+    """A store, a gateway client and one or more dispatchers (processes) on one database file."""
+
+    def __init__(self, cellcast, path):
+        self.cellcast = cellcast
+        self.path = path
+        self.store = Store(str(path))
+        self.dispatchers = []
+        self.clients = []
+
+    def dispatcher(self, name="p1", per_second=1000, max_in_flight=4, **kwargs):
+        store = Store(str(self.path))
+        store.register_instance(name, 0, "test")
+        stopping = threading.Event()
+        limiter = RateLimiter(per_second, window=kwargs.pop("window", 1.0))
+
+        def take_slot(kind):
+            if not limiter.acquire(kind):
+                raise NotSent("stopping")
+
+        client = CellcastClient("k", self.cellcast.base_url, timeout=kwargs.pop("timeout", 2.0), sleep=stopping.wait, before_request=take_slot)
+        dispatcher = Dispatcher(store, client, limiter, instance_id=name, stopping=stopping, max_in_flight=max_in_flight, **kwargs)
+        dispatcher.limiter = limiter
+        self.dispatchers.append(dispatcher)
+        self.clients.append(client)
+        return dispatcher
+
+    def close(self):
+        for dispatcher in self.dispatchers:
+            dispatcher.stop(grace=2)
+        for client in self.clients:
+            client.close()
+
+
 @pytest.fixture
 def rig(cellcast, tmp_path):
-    store = Store(str(tmp_path / "t.db"))
-    reporter = RecordingReporter()
-    client = CellcastClient("k", cellcast.base_url, timeout=1.0, sleep=lambda s: None)
-    dispatcher = Dispatcher(store, client, reporter, RateLimiter(1000), max_in_flight=4)
-    yield store, reporter, dispatcher
-    dispatcher.shutdown()
-    client.close()
+    rig = Rig(cellcast, tmp_path / "t.db")
+    yield rig
+    rig.close()
 
 
-def request_for(text, key):
+def request_for(text, key="V1"):
     parsed = parse_text(text)
     return SendRequest(key=key, user_id="U1", channel_id="C1", message="hi", sender=None, gif_url=None, media=None,
                        media_note="", numbers=parsed.numbers, rejected=parsed.rejected, duplicates=parsed.duplicates)
 
 
-def submit(dispatcher, contacts, key="V1"):
-    request = request_for("\n".join(contacts), key)
-    send_id = dispatcher.record(request)
-    dispatcher.start(send_id).result(timeout=30)
+def send(dispatcher, contacts, key="V1", start=True, timeout=30):
+    send_id = dispatcher.record(request_for("\n".join(contacts), key))
+    if start:
+        dispatcher.start()
     return send_id
 
 
-def test_2500_contacts_make_three_calls_of_at_most_1000_and_one_merged_result(rig, cellcast):
-    store, reporter, dispatcher = rig
-    send_id = submit(dispatcher, numbers(2500))
-    sizes = sorted(len(call.contacts) for call in cellcast.calls)
-    assert sizes == [500, 1000, 1000]
-    summary = summarise(store, send_id)
-    assert len(summary.queued) == 2500 and summary.finished and not summary.batch_problems
+def done(store, send_id, timeout=30):
+    wait_for(lambda: store.get_send(send_id).state == "done", timeout=timeout)
+    return summarise(store, send_id)
+
+
+def test_2500_contacts_make_three_calls_of_at_most_1000_and_every_number_is_accounted_for(rig, cellcast):
+    dispatcher = rig.dispatcher()
+    send_id = send(dispatcher, numbers(2500))
+    summary = done(rig.store, send_id)
+    assert sorted(len(call.contacts) for call in cellcast.calls) == [500, 1000, 1000]
+    assert summary.count(o.QUEUED) == 2500 and summary.send.settled == 2500 == summary.send.entries
     assert sorted(cellcast.all_contacts()) == sorted("+61" + n[1:] for n in numbers(2500))
-    assert reporter.events[0] == ("started", send_id) and reporter.events[-1] == ("finished", send_id)
+    assert rig.store.reports_due() >= 1  # the channel message and the summary are due for Slack
 
 
 def test_one_failed_batch_does_not_hide_the_others(rig, cellcast):
-    store, _, dispatcher = rig
     cellcast.then("ok", "500", "ok")
-    send_id = submit(dispatcher, numbers(2500))
-    summary = summarise(store, send_id)
-    assert len(summary.batch_problems) == 1
-    problem = summary.batch_problems[0]
-    assert problem.state == "unknown" and problem.kind == "server_error"
-    assert len(summary.queued) + len(problem.numbers) == 2500
-    assert len(cellcast.calls) == 3
+    summary = done(rig.store, send(rig.dispatcher(max_in_flight=1), numbers(3000)))
+    assert summary.count(o.QUEUED) == 2000 and summary.count(o.UNKNOWN) == 1000
+    assert [(g.outcome, g.count) for g in summary.groups] == [(o.UNKNOWN, 1000)]
+    assert "server error" in summary.groups[0].reason and len(summary.groups[0].examples) == 5
 
 
-def test_account_level_failure_stops_further_calls(rig, cellcast):
-    store, _, dispatcher = rig
-    cellcast.then("422")
-    single = Dispatcher(store, dispatcher._gateway, RecordingReporter(), RateLimiter(1000), max_in_flight=1)
-    send_id = submit(single, numbers(3000))
-    summary = summarise(store, send_id)
-    assert len(cellcast.calls) == 1
-    assert [p.state for p in summary.batch_problems] == ["failed"] * 3
-    assert all(p.kind == "balance_too_low" for p in summary.batch_problems)
-    single.shutdown()
+def test_an_account_level_refusal_stops_further_calls_within_one_round_trip(rig, cellcast):
+    cellcast.latency = 0.2
+    cellcast.then(*["401"] * 50)
+    dispatcher = rig.dispatcher(max_in_flight=4)
+    summary = done(rig.store, send(dispatcher, numbers(20_000)))
+    assert len(cellcast.calls) <= 4  # only the calls already on the wire when the first 401 came back
+    assert summary.count(o.FAILED) == 20_000 and summary.send.batches_done == 20
+    assert all("API key was refused" in g.reason for g in summary.groups)
 
 
-def test_same_key_is_recorded_and_sent_once(rig, cellcast):
-    store, _, dispatcher = rig
-    request = request_for("0400000001", "V9")
-    assert dispatcher.record(request) is not None
-    assert dispatcher.record(request) is None
+def test_the_same_key_is_recorded_once(rig):
+    dispatcher = rig.dispatcher()
+    assert dispatcher.record(request_for("0400000001", "V9")) is not None
+    assert dispatcher.record(request_for("0400000001", "V9")) is None
 
 
-def test_rate_limit_holds_across_concurrent_batches(rig, cellcast):
-    store, reporter, _ = rig
-    client = CellcastClient("k", cellcast.base_url, timeout=2.0)
-    dispatcher = Dispatcher(store, client, reporter, RateLimiter(5, window=0.5), max_in_flight=8)
-    submit(dispatcher, numbers(12 * 1000), key="V2")
-    starts = sorted(call.at for call in cellcast.calls)
-    busiest = max(sum(1 for t in starts if s <= t < s + 0.45) for s in starts)
-    assert len(starts) == 12 and busiest <= 5
-    assert starts[-1] - starts[0] >= 1.0  # 12 calls at 5 per half second need at least two more windows
-    dispatcher.shutdown()
+def test_the_limiter_grants_no_more_than_its_limit_in_any_window(rig, cellcast):
+    dispatcher = rig.dispatcher(per_second=5, max_in_flight=8, window=0.5)
+    done(rig.store, send(dispatcher, numbers(12_000)))
+    assert len(cellcast.calls) == 12
+    assert dispatcher.limiter.most_in_any_window(0.5) <= 5  # the promise, on the limiter's own clock
+    granted = sorted(t for t, _ in dispatcher.limiter.granted)
+    assert granted[-1] - granted[0] >= 1.0  # 12 calls at 5 per half second need two more windows
 
 
-def test_summary_lists_local_and_gateway_refusals(rig, cellcast):
-    store, _, dispatcher = rig
+def test_local_and_gateway_refusals_and_an_untidy_answer_all_end_in_one_outcome_each(rig, cellcast):
     cellcast.unsubscribed = {"400000002"}
-    request = request_for("0400000001, 0400000002, 12345", "V3")
-    send_id = dispatcher.record(request)
-    dispatcher.start(send_id).result(timeout=10)
-    summary = summarise(store, send_id)
-    assert [q[0] for q in summary.queued] == ["400000001"]
-    assert summary.unsubscribed == ["400000002"]
-    assert [(p.number, "too short" in p.reason) for p in summary.refused_locally] == [("12345", True)]
+    cellcast.then("untidy")
+    dispatcher = rig.dispatcher()
+    summary = done(rig.store, send(dispatcher, ["0400000001", "0400000002", "12345", "0400000003"]))
+    assert summary.count(o.QUEUED) == 2 and summary.count(o.UNSUBSCRIBED) == 1 and summary.count(o.INVALID) == 1
+    assert summary.send.settled == summary.send.entries == 4  # duplicates in the answer counted once, the stray ignored
+    rows = {number: outcome for number, outcome, _, _ in rig.store.iter_recipients(summary.send.id)}
+    assert rows == {"400000001": "queued", "400000002": "unsubscribed", "400000003": "queued", "12345": "invalid"}
+
+
+def test_numbers_the_gateway_did_not_mention_are_not_confirmed_and_can_be_sent_again(rig, cellcast):
+    cellcast.then(("omit", 2))
+    dispatcher = rig.dispatcher()
+    summary = done(rig.store, send(dispatcher, numbers(5)))
+    assert summary.count(o.QUEUED) == 3 and summary.count(o.UNCONFIRMED) == 2 and summary.resendable == 2
+    assert rig.store.resendable(summary.send.id, o.RESENDABLE) == ["400000003", "400000004"]
+
+
+def test_fair_turns_a_small_send_goes_between_the_batches_of_a_big_one(rig, cellcast):
+    cellcast.latency = 0.05
+    dispatcher = rig.dispatcher(per_second=4, max_in_flight=2, window=0.5)
+    big = send(dispatcher, numbers(20_000), key="BIG")
+    wait_for(lambda: len(cellcast.calls) >= 3)
+    small = dispatcher.record(request_for("0499000001, 0499000002", "SMALL"))
+    summary = done(rig.store, small)
+    assert summary.count(o.QUEUED) == 2
+    big_done = rig.store.get_send(big).batches_done
+    assert big_done < 12  # the small send did not wait for the big one's 20 batches
+    position = next(i for i, call in enumerate(cellcast.calls) if "+61499000001" in call.contacts)
+    assert position <= 3 + 2 + 1  # at most one round (two workers) after it was recorded
+
+
+def test_two_processes_on_one_database_never_send_a_batch_twice(rig, cellcast):
+    cellcast.latency = 0.05
+    first, second = rig.dispatcher("p1", max_in_flight=3), rig.dispatcher("p2", max_in_flight=3)
+    a = first.record(request_for("\n".join(numbers(15_000)), "A"))
+    b = second.record(request_for("\n".join(numbers(15_000, start=50_000)), "B"))
+    first.start()
+    second.start()
+    done(rig.store, a)
+    done(rig.store, b)
+    sent = cellcast.all_contacts()
+    assert len(sent) == len(set(sent)) == 30_000
+    owners = {row[0] for row in rig.store.db.execute("SELECT worked_by FROM sends")}
+    assert owners <= {"p1", "p2"}
+
+
+def test_a_dead_owners_batch_becomes_unknown_once_its_lease_runs_out(rig, cellcast):
+    dispatcher = rig.dispatcher("alive", lease=0.5)
+    send_id = dispatcher.record(request_for("0400000001", "V1"))
+    claimed = rig.store.claim_next_batch("dead", time.time() + 0.3)  # a process that then died
+    assert claimed is not None
+    dispatcher.settle_abandoned()
+    assert rig.store.batch_states(send_id) == {"sending": 1}  # its lease has not run out yet: hands off
+    time.sleep(0.4)
+    dispatcher.settle_abandoned()
+    summary = summarise(rig.store, send_id)
+    assert rig.store.batch_states(send_id) == {"unknown": 1} and summary.count(o.UNKNOWN) == 1
+    assert "stopped while this batch was being sent" in summary.groups[0].reason
+    assert cellcast.calls == []
+
+
+def test_pending_batches_left_longer_than_resume_within_expire_instead_of_going_out(rig, cellcast):
+    dispatcher = rig.dispatcher(resume_within=0.2)
+    send_id = dispatcher.record(request_for("0400000001, 0400000002", "V1"))
+    time.sleep(0.3)  # the bot was "down"
+    dispatcher.settle_abandoned()
+    dispatcher.start()
+    summary = done(rig.store, send_id)
+    assert summary.count(o.EXPIRED) == 2 and summary.resendable == 2 and cellcast.calls == []
+    assert "the bot was down" in summary.groups[0].reason
+
+
+def test_stopping_while_a_batch_waits_out_a_429_puts_it_back_to_pending(rig, cellcast):
+    cellcast.then(("429", 30))
+    dispatcher = rig.dispatcher()
+    send_id = send(dispatcher, ["0400000001"])
+    wait_for(lambda: len(cellcast.calls) == 1)
+    time.sleep(0.1)
+    started = time.monotonic()
+    dispatcher.stop(grace=5)
+    assert time.monotonic() - started < 2  # it did not sit out the 30 s
+    assert rig.store.batch_states(send_id) == {"pending": 1}
+    assert len(cellcast.calls) == 1
+
+
+def test_a_number_suppressed_after_the_review_is_not_sent(rig, cellcast):
+    dispatcher = rig.dispatcher()
+    send_id = dispatcher.record(request_for("0400000001, 0400000002", "V1"))
+    rig.store.suppress("400000002", "reply", "STOP")
+    dispatcher.start()
+    summary = done(rig.store, send_id)
+    assert cellcast.all_contacts() == ["+61400000001"]
+    assert summary.count(o.SUPPRESSED) == 1 and summary.count(o.QUEUED) == 1

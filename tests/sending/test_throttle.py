@@ -1,6 +1,11 @@
+"""The rate limiter's promise, checked against its own clock: what it grants, not when packets arrive."""
+
+import threading
+import time
+
 from hypothesis import given, strategies as st
 
-from bot.sending.throttle import RateLimiter
+from bot.sending.throttle import READ, SEND, RateLimiter
 
 
 class FakeTime:
@@ -10,29 +15,75 @@ class FakeTime:
     def clock(self):
         return self.now
 
-    def sleep(self, seconds):
+    def wait(self, condition, seconds):
         assert seconds > 0
         self.now += seconds
 
 
-@given(st.integers(1, 15), st.lists(st.floats(0, 0.5), min_size=1, max_size=80))
-def test_never_more_than_the_limit_in_any_window(limit, pauses):
-    time = FakeTime()
-    limiter = RateLimiter(limit, window=1.0, clock=time.clock, sleep=time.sleep)
-    starts = []
-    for pause in pauses:
-        time.now += pause
-        limiter.acquire()
-        starts.append(time.now)
+def limiter_on(fake, limit, **kwargs):
+    return RateLimiter(limit, window=1.0, clock=fake.clock, wait=fake.wait, **kwargs)
+
+
+@given(st.integers(1, 15), st.lists(st.tuples(st.floats(0, 0.5), st.sampled_from([SEND, READ])), min_size=1, max_size=80))
+def test_never_more_than_the_limit_in_any_window(limit, steps):
+    fake = FakeTime()
+    limiter = limiter_on(fake, limit)
+    for pause, kind in steps:
+        fake.now += pause
+        assert limiter.acquire(kind)
+    starts = [t for t, _ in limiter.granted]
     for start in starts:
         assert sum(1 for t in starts if start <= t < start + 1.0) <= limit
+    assert limiter.most_in_any_window(1.0) <= limit
 
 
-def test_a_burst_up_to_the_limit_goes_at_once():
-    time = FakeTime()
-    limiter = RateLimiter(14, window=1.0, clock=time.clock, sleep=time.sleep)
+def test_a_burst_up_to_the_limit_goes_at_once_then_the_window_decides():
+    fake = FakeTime()
+    limiter = limiter_on(fake, 14)
     for _ in range(14):
         limiter.acquire()
-    assert time.now == 0.0
+    assert fake.now == 0.0
     limiter.acquire()
-    assert time.now == 1.0
+    assert fake.now == 1.0
+
+
+def test_closing_the_limiter_releases_waiters_without_a_slot():
+    limiter = RateLimiter(1, window=60.0)
+    assert limiter.acquire()
+    answers = []
+    waiter = threading.Thread(target=lambda: answers.append(limiter.acquire()))
+    waiter.start()
+    time.sleep(0.1)
+    limiter.close()
+    waiter.join(2)
+    assert answers == [False] and not limiter.acquire()
+
+
+def test_sends_go_before_reads_when_slots_are_short_but_reads_are_not_starved():
+    limiter = RateLimiter(2, window=0.3, read_patience=0.5)
+    order = []
+    assert limiter.acquire(SEND) and limiter.acquire(SEND)  # the window is full
+    stop = threading.Event()
+
+    def sender():
+        while not stop.is_set() and limiter.acquire(SEND):
+            order.append(("send", time.monotonic()))
+
+    def reader():
+        asked = time.monotonic()
+        limiter.acquire(READ)
+        order.append(("read", time.monotonic() - asked))
+
+    senders = [threading.Thread(target=sender) for _ in range(3)]
+    [t.start() for t in senders]
+    time.sleep(0.05)
+    read = threading.Thread(target=reader)
+    read.start()
+    read.join(5)
+    stop.set()
+    limiter.close()
+    [t.join(2) for t in senders]
+    waited = [value for kind, value in order if kind == "read"]
+    assert waited, "the read never got a slot"
+    assert 0.45 <= waited[0] < 1.5  # it waited while sends were waiting, then no longer than its patience allows
+    assert limiter.most_in_any_window(0.3) <= 2
