@@ -417,20 +417,21 @@ class Store:
     def has_pending(self) -> bool:
         return self.db.execute("SELECT 1 FROM batches WHERE state = 'pending' LIMIT 1").fetchone() is not None
 
-    def claim_next_batch(self, owner: str, lease_until: float) -> ClaimedBatch | None:
+    def claim_next_batch(self, owner: str, lease_until: float, active_since: float = 0.0) -> ClaimedBatch | None:
         """pending → sending for the next batch in turn, only once: no two processes send the same batch.
 
         Turns go round the open sends (the one served longest ago first), so a small send waits at
-        most one round of slots behind a big one.
+        most one round of slots behind a big one. A send idle since before ``active_since`` (the bot
+        was down) is not taken: it expires instead.
         """
         with self._write() as db:
             row = db.execute(
                 """UPDATE batches SET state = 'sending', owner = ?, lease_until = ?, started_at = ?, attempts = attempts + 1
                    WHERE id = (SELECT b.id FROM batches b JOIN sends s ON s.id = b.send_id
-                               WHERE b.state = 'pending' ORDER BY s.turn, s.id, b.seq LIMIT 1)
+                               WHERE b.state = 'pending' AND s.active_at >= ? ORDER BY s.turn, s.id, b.seq LIMIT 1)
                      AND state = 'pending'
                    RETURNING id, send_id, seq, contacts""",
-                [owner, lease_until, now()],
+                [owner, lease_until, now(), active_since],
             ).fetchone()
             if row is None:
                 return None

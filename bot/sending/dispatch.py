@@ -73,6 +73,7 @@ class Dispatcher:
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.settle_abandoned()  # first, so that a send left too long expires rather than going out
         for index in range(self._max_in_flight):
             worker = threading.Thread(target=self._work, name=f"batch-{index}", daemon=True)
             worker.start()
@@ -181,7 +182,7 @@ class Dispatcher:
                     continue
                 if not self._limiter.acquire(SEND):
                     return  # stopping
-                batch = self._store.claim_next_batch(self.instance_id, time.time() + self._lease)
+                batch = self._store.claim_next_batch(self.instance_id, time.time() + self._lease, time.time() - self._resume_within)
                 if batch is not None:
                     self._send(batch)
             except Exception:

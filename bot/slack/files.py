@@ -1,4 +1,10 @@
-"""Download files people attached in the modal, sending the bot token to Slack's hosts only."""
+"""Download files people attached in the form, giving the bot token to Slack's hosts only.
+
+Slack serves files from ``files.slack.com`` and may redirect to ``files-origin.slack.com``
+(Enterprise Grid) or to its CDN under ``slack-edge.com`` (signed links: no token needed there).
+A redirect anywhere else is not followed. A redirect to a workspace's sign-in page, or an HTML page
+instead of the file, is how Slack says the app may not read files: the message names the scope.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +15,73 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-MAX_DOWNLOAD_BYTES = 20_000_000  # Slack's file_input takes files up to 10 MB
-_MAX_REDIRECTS = 3
+MAX_DOWNLOAD_BYTES = 20_000_000  # images: Slack's file_input takes files up to 10 MB
+_MAX_REDIRECTS = 5
+NO_FILES_READ = ("Slack sent its sign-in page instead of the file: the app lacks the files:read scope. "
+                 "An admin must add files:read to the app (see manifest.yml) and reinstall it.")
 
 
 class FileDownloadError(Exception):
     """The file could not be fetched; the message is for a person."""
 
 
+def _under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
 class SlackFileFetcher:
     def __init__(self, bot_token: str, api_url: str, timeout: float = 20.0) -> None:
         api = urlsplit(api_url)
-        # The bot token may go to Slack's file host and to the Web API host we were configured with.
-        self._trusted = {("https", "files.slack.com"), (api.scheme, api.netloc)}
+        self._api = (api.scheme, api.netloc)  # the Web API host we were configured with (tests: loopback)
         self._token = bot_token
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def is_trusted(self, url: str) -> bool:
+    def may_have_token(self, url: str) -> bool:
+        """The token goes to https hosts under slack.com, and to the configured API host."""
         parts = urlsplit(url)
-        return (parts.scheme, parts.netloc) in self._trusted and not parts.username
+        if parts.username or parts.password:
+            return False
+        return (parts.scheme, parts.netloc) == self._api or (parts.scheme == "https" and _under(parts.hostname or "", "slack.com"))
+
+    def may_follow(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return self.may_have_token(url) or (parts.scheme == "https" and _under(parts.hostname or "", "slack-edge.com"))
 
     def fetch(self, url: str, max_bytes: int | None = None) -> bytes:
+        if not self.may_have_token(url):
+            log.warning("refused to download a file from %s: not Slack", urlsplit(url).hostname or "an invalid address")
+            raise FileDownloadError("The file is not hosted by Slack, so it was not downloaded.")
         for _ in range(_MAX_REDIRECTS + 1):
-            if not self.is_trusted(url):
-                log.warning("refused to send the bot token to %s", urlsplit(url).netloc or "an invalid address")
-                raise FileDownloadError("The file is not hosted by Slack, so it was not downloaded.")
+            headers = {"Authorization": f"Bearer {self._token}"} if self.may_have_token(url) else {}
             try:
-                with self._http.stream("GET", url, headers={"Authorization": f"Bearer {self._token}"}) as response:
+                with self._http.stream("GET", url, headers=headers) as response:
                     if response.is_redirect:
-                        url = urljoin(url, response.headers.get("Location", ""))
+                        target = urljoin(url, response.headers.get("Location", ""))
+                        if _is_sign_in(target):
+                            raise FileDownloadError(NO_FILES_READ)
+                        if not self.may_follow(target):
+                            log.warning("refused a file redirect to %s: not Slack", urlsplit(target).hostname or "an invalid address")
+                            raise FileDownloadError("Slack redirected the download away from Slack, so it was not followed.")
+                        url = target
                         continue
                     if response.status_code != 200:
                         raise FileDownloadError(f"Slack would not give the file (HTTP {response.status_code}). Try attaching it again.")
                     content = _read_limited(response, max_bytes or MAX_DOWNLOAD_BYTES)
                     head = content[:512].lstrip().lower()
                     if "text/html" in response.headers.get("Content-Type", "") or head.startswith((b"<!doctype html", b"<html")):
-                        # Slack answers a bad token or missing files:read scope with its login page.
-                        raise FileDownloadError("Slack returned a web page instead of the file: the app may lack the files:read scope.")
+                        raise FileDownloadError(NO_FILES_READ)
                     return content
             except httpx.HTTPError as exc:
                 log.warning("file download failed: %s", type(exc).__name__)
                 raise FileDownloadError("The file could not be downloaded from Slack. Try again.") from None
         raise FileDownloadError("The file download was redirected too many times.")
+
+
+def _is_sign_in(url: str) -> bool:
+    """``https://<workspace>.slack.com/?redir=…``: the sign-in page, where a file Slack won't give us points."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return _under(host, "slack.com") and not host.startswith("files") and (parts.path in ("", "/") or "redir=" in parts.query)
 
 
 def _read_limited(response: httpx.Response, limit: int) -> bytes:

@@ -352,7 +352,8 @@ def _seconds(value) -> float:
 
 
 def _backoff(attempts: int) -> float:
-    return min(MAX_BACKOFF, 2.0 ** min(attempts + 1, 9)) * random.uniform(0.8, 1.2)
+    """1, 2, 4 … seconds, at most five minutes, spread a little so that many reports don't retry at once."""
+    return min(MAX_BACKOFF, 2.0 ** min(attempts, 9)) * random.uniform(0.8, 1.2)
 
 
 def why_dm(error: str, channel: str, moved: bool = False) -> str:

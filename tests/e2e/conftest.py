@@ -2,6 +2,7 @@ import pytest
 
 from tests.e2e.harness import BotProcess
 from tests.fakes.slack import FakeSlack
+from tests.fakes.tls_proxy import TlsProxy
 
 
 @pytest.fixture
@@ -12,11 +13,21 @@ def slack():
 
 
 @pytest.fixture
-def bot_factory(slack, cellcast, tmp_path):
+def internet(slack, tmp_path):
+    """Slack's real host names (files.slack.com, …) over TLS, through a loopback proxy to the fake Slack."""
+    proxy = TlsProxy(slack.server.server_address[1], tmp_path).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def bot_factory(slack, cellcast, tmp_path, internet):
+    """Bots that reach Slack's real file host names through the TLS proxy, like every test's bot."""
     started = []
+    proxy = internet
 
     def make(**env):
-        bot = BotProcess(slack, cellcast, tmp_path / "bot.db", tmp_path / "bot.log", **env).start()
+        bot = BotProcess(slack, cellcast, tmp_path / "bot.db", tmp_path / "bot.log", proxy=proxy, **env).start()
         started.append(bot)
         return bot
 

@@ -41,7 +41,7 @@ def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET
 
 
 class BotProcess:
-    def __init__(self, slack, cellcast, db_path: Path, log_path: Path, **env) -> None:
+    def __init__(self, slack, cellcast, db_path: Path, log_path: Path, proxy=None, **env) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.slack = slack
@@ -51,7 +51,7 @@ class BotProcess:
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
             "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": cellcast.base_url, "CELLCAST_TIMEOUT": "2",
             "DATABASE_PATH": str(db_path), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(self.port),
-            "PYTHONPATH": str(ROOT), **env,
+            "PYTHONPATH": str(ROOT), **(proxy.env() if proxy else {}), **env,
         }
         self.http = httpx.Client(timeout=10)
         self.process = None

@@ -99,7 +99,7 @@ def test_bot_token_is_never_sent_to_another_host(bot, slack, cellcast):
         target = evil.host_file("FEVIL2", "x.png", png())["url_private_download"].removeprefix("http://")
         redirect = {"id": "FRED", "name": "x.png", "url_private_download": f"{slack.server.base_url}/redirect-to/{target}"}
         bot.submit(form(contacts="0400000001", media=redirect), view_id="V2")
-        assert "not hosted by Slack" in problem(bot.review("V2"), "media")
+        assert "away from Slack" in problem(bot.review("V2"), "media")
         assert evil.calls == [] and evil.uploads == {}
     finally:
         evil.stop()
@@ -109,7 +109,7 @@ def test_bot_token_is_never_sent_to_another_host(bot, slack, cellcast):
 def test_slack_login_page_instead_of_the_file_is_an_error_not_an_image(bot, slack, cellcast):
     page = slack.host_file("FLOGIN", "photo.png", None)
     bot.submit(form(contacts="0400000001", media=page))
-    assert "web page instead of the file" in problem(bot.review(), "media")
+    assert "files:read" in problem(bot.review(), "media")
     assert cellcast.calls == []
 
 

@@ -48,6 +48,8 @@ class HostedFile:
     content: bytes | None  # None: Slack answers the sign-in page (the app lacks files:read)
     channels: set[str] = field(default_factory=set)  # where the file is shared
     title: str = ""
+    host: str | None = None  # a Slack host name (reached through the TLS proxy), or None for loopback
+    redirect: str | None = None  # where files.slack.com sends the download instead of serving it
 
 
 class Refused(Exception):
@@ -73,6 +75,7 @@ class FakeSlack:
     views: dict[str, dict] = field(default_factory=dict)  # view id -> current view
     external_ids: dict[str, str] = field(default_factory=dict)  # external id -> view id
     home_views: dict[str, dict] = field(default_factory=dict)  # user id -> published Home
+    downloads: list[tuple[str, str, str]] = field(default_factory=list)  # (host, path, Authorization) of every GET
 
     def start(self) -> "FakeSlack":
         fake = self
@@ -98,15 +101,26 @@ class FakeSlack:
 
     # -- test set-up ---------------------------------------------------------------------------
 
-    def host_file(self, file_id: str, name: str, content: bytes | None) -> dict:
-        """A file as it appears in a file_input's state in a view_submission (not shared anywhere)."""
-        self.files[file_id] = HostedFile(file_id, name, content)
+    def host_file(self, file_id: str, name: str, content: bytes | None, *, host: str | None = None, redirect: str | None = None) -> dict:
+        """A file as it appears in a file_input's state in a view_submission (not shared anywhere).
+
+        ``host="files.slack.com"`` gives Slack's real https URLs (the bot must run behind the TLS
+        proxy); ``redirect`` names where that host sends the download instead: "origin"
+        (files-origin.slack.com), "edge" (a CDN name under slack-edge.com), "signin" (the workspace's
+        sign-in page, as when the app lacks files:read), or any URL.
+        """
+        self.files[file_id] = HostedFile(file_id, name, content, host=host)
+        path = f"/files-pri/T1-{file_id}/download/{name}"
+        self.files[file_id].redirect = {
+            "origin": f"https://files-origin.slack.com{path}", "edge": f"https://a.slack-edge.com{path}?sig=t0ken",
+            "signin": f"https://test.slack.com/?redir=%2Ffiles-pri%2FT1-{file_id}%2Fdownload%2F{name}",
+        }.get(redirect or "", redirect)
         return self.file_object(file_id)
 
     def file_object(self, file_id: str) -> dict:
         """Shaped like Slack's file objects (see ../shared/reference/slack-payloads/)."""
         hosted = self.files[file_id]
-        base = self.server.base_url
+        base = f"https://{hosted.host}" if hosted.host else self.server.base_url
         return {
             "id": file_id, "created": 1700000000, "timestamp": 1700000000, "name": hosted.name, "title": hosted.title or hosted.name,
             "mimetype": "application/octet-stream", "filetype": hosted.name.rsplit(".", 1)[-1], "user": "U111",
@@ -170,9 +184,23 @@ class FakeSlack:
 
     def _get(self, handler: QuietHandler) -> None:
         path = urlsplit(handler.path).path
+        host = (handler.headers.get("Host") or "").rsplit(":", 1)[0]
+        self.downloads.append((host, path, handler.headers.get("Authorization", "")))
+        if host.endswith(".slack.com") and not host.startswith("files") and path in ("", "/"):
+            handler.send(200, LOGIN_PAGE, "text/html; charset=utf-8")  # a workspace's sign-in page
+            return
         if path.startswith("/files-pri/"):
             file_id = path.split("/")[2].split("-", 1)[1]
             hosted = self.files.get(file_id)
+            if host.endswith(".slack-edge.com"):  # the CDN: signed links, no token
+                if hosted is None or hosted.content is None:
+                    handler.send(404, b"Not found", "text/plain")
+                else:
+                    self._send_slowly(handler, hosted.content)
+                return
+            if host == "files.slack.com" and hosted is not None and hosted.redirect:
+                handler.send(302, b"", "text/plain", headers={"Location": hosted.redirect})
+                return
             if handler.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
                 handler.send(200, LOGIN_PAGE, "text/html; charset=utf-8")
             elif hosted is None:
