@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -126,6 +127,14 @@ def build(settings: Settings) -> Bot:
     periodic.every(2.0, "lease renewal", dispatcher.renew_leases)
     periodic.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
+
+    def retention() -> None:
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=settings.retention_days)).isoformat(timespec="milliseconds")
+        purged = store.purge_finished_before(cutoff)
+        if purged:
+            log.info("retention: deleted the images and per-number details of %d send(s) older than %d days", purged, settings.retention_days)
+
+    periodic.every(86400.0, "retention sweep", retention, first_in=60.0)
     services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, stopping)
 
     @app.use

@@ -117,6 +117,7 @@ class CellcastClient:
         rate_limited = 0
         while True:
             request = self._http.build_request(method, url, **kwargs)
+            request.read()  # encode the body now, so that nothing but the write is left after the slot
             before_request()  # the rate slot, taken as late as possible; may raise NotSent
             started = time.monotonic()
             try:

@@ -500,6 +500,23 @@ class Store:
         rows = self.db.execute("SELECT id, send_id, seq, contacts FROM batches WHERE send_id = ? AND state = 'pending'", [send_id]).fetchall()
         return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
+    # -- retention ---------------------------------------------------------------------------
+
+    def purge_finished_before(self, cutoff: str) -> int:
+        """Images and per-number details of sends finished before ``cutoff`` are deleted; the send's
+        counts, who sent it and when stay. Returns how many sends were purged."""
+        with self._write() as db:
+            ids = [row[0] for row in db.execute(
+                "UPDATE sends SET media = NULL, purged_at = ? WHERE state = 'done' AND finished_at < ? AND purged_at IS NULL RETURNING id",
+                [now(), cutoff])]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM recipients WHERE send_id IN ({marks})", chunk)
+                db.execute(f"UPDATE batches SET contacts = '[]', queued = NULL, invalid = NULL, unsubscribed = NULL WHERE send_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM reports WHERE send_id IN ({marks}) AND done_at IS NOT NULL", chunk)
+        return len(ids)
+
     # -- reports: what Slack must be told, due until Slack accepts it ------------------------
 
     def claim_reports(self, owner: str, lease_until: float, at: float) -> list[Report]:

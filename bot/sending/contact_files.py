@@ -80,8 +80,19 @@ def parse_contacts_file(filename: str, data: bytes, limits: FileLimits) -> tuple
     headed = any(line.strip() for line in first_lines) and _is_header([next(line for line in first_lines if line.strip())])
     if delimiter is None or (kind == "TXT" and not headed):
         # One entry per line; a line may still hold several numbers separated by spaces.
-        return _parse_rows(filename, kind, ([line] for line in text.splitlines()), limits)
-    return _parse_rows(filename, kind, csv.reader(io.StringIO(text), delimiter=delimiter), limits)
+        return _parse_rows(filename, kind, ([line.rstrip("\r\n")] for line in _lines(text)), limits)
+    return _parse_rows(filename, kind, csv.reader(_lines(text), delimiter=delimiter), limits)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, each with its line break, one at a time (a StringIO would copy the whole
+    text at up to four bytes a character; splitlines() would hold every line at once)."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        stop = end if stop == -1 else stop + 1
+        yield text[start:stop]
+        start = stop
 
 
 def _refuse_other_formats(data: bytes) -> None:

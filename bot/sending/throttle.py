@@ -21,19 +21,24 @@ class RateLimiter:
     def __init__(
         self,
         per_second: int,
-        window: float = 1.01,
+        window: float = 1.02,
         clock: Callable[[], float] = time.monotonic,
         read_patience: float = 1.0,
         wait: Callable[[threading.Condition, float], object] | None = None,
+        min_gap: float | None = None,
     ) -> None:
-        """``window`` is a little over a second so that network jitter cannot squeeze more than
-        ``per_second`` starts into one second at the gateway."""
+        """``window`` is a little over a second, and grants are at least ``min_gap`` apart (by default
+        half the average spacing), so that requests leave one by one rather than in a burst whose
+        members reach the gateway in a different order each time: arrivals then keep the spacing
+        the limiter granted, and no second at the gateway sees more than ``per_second`` starts."""
         if per_second < 1:
             raise ValueError("per_second must be at least 1")
         self._limit = int(per_second)
         self._window = window
         self._clock = clock
         self._read_patience = read_patience
+        self._min_gap = 1.0 / (2 * per_second) if min_gap is None else min_gap
+        self._last = float("-inf")
         self._wait = wait or (lambda condition, seconds: condition.wait(seconds))
         self._cond = threading.Condition()
         self._starts: deque[float] = deque()
@@ -53,12 +58,16 @@ class RateLimiter:
                     while self._starts and self._starts[0] + self._window <= now:
                         self._starts.popleft()
                     patient = kind == SEND or self._senders_waiting == 0 or now - asked >= self._read_patience
-                    if len(self._starts) < self._limit and patient:
+                    spaced = now >= self._last + self._min_gap
+                    if len(self._starts) < self._limit and patient and spaced:
                         self._starts.append(now)
+                        self._last = now
                         self.granted.append((now, kind))
                         return True
                     if len(self._starts) >= self._limit:
                         wait = self._starts[0] + self._window - now
+                    elif not spaced:
+                        wait = self._last + self._min_gap - now
                     else:
                         wait = asked + self._read_patience - now
                     self._wait(self._cond, max(wait, 0.001))

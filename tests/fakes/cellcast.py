@@ -11,8 +11,6 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 
 from tests.fakes.server import LoopbackServer, QuietHandler
 
@@ -88,11 +86,12 @@ class FakeCellcast:
         return [c for call in self.calls for c in call.contacts]
 
     def _handle(self, handler: QuietHandler) -> None:
+        arrived = time.monotonic()  # the call's start at the gateway: its request line and headers are in
         body = handler.read_body()
         if handler.path != "/api/v1/gatewaymms":
             handler.send(404, b'{"message":"not found"}')
             return
-        call = _parse(handler, body)
+        call = _parse(handler, body, arrived)
         with self.server.lock:
             self.calls.append(call)
             behaviour = self.script.popleft() if self.script else "ok"
@@ -185,17 +184,22 @@ def _national(contact: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _parse(handler: QuietHandler, body: bytes) -> ReceivedCall:
+def _parse(handler: QuietHandler, body: bytes, arrived: float) -> ReceivedCall:
+    """multipart/form-data, read the way a server framework does (split on the boundary)."""
     content_type = handler.headers.get("Content-Type", "")
-    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
     fields: dict[str, str] = {}
     media = None
-    if message.is_multipart():
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
-            if part.get_filename():
-                media = (part.get_filename(), payload, part.get_content_type())
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if content_type.startswith("multipart/form-data") and match:
+        for part in body.split(b"--" + match.group(1).encode())[1:-1]:
+            part = part.removeprefix(b"\r\n").removesuffix(b"\r\n")  # exactly the delimiters' line breaks
+            head, _, payload = part.partition(b"\r\n\r\n")
+            headers = head.decode("utf-8", "replace")
+            name = re.search(r'name="([^"]*)"', headers).group(1)
+            filename = re.search(r'filename="([^"]*)"', headers)
+            if filename:
+                kind = re.search(r"Content-Type: *([^\r\n]+)", headers, re.IGNORECASE)
+                media = (filename.group(1), payload, kind.group(1).strip() if kind else "application/octet-stream")
             else:
                 fields[name] = payload.decode()
-    return ReceivedCall(fields, media, handler.headers.get("Authorization", ""), content_type, time.monotonic())
+    return ReceivedCall(fields, media, handler.headers.get("Authorization", ""), content_type, arrived)

@@ -108,3 +108,24 @@ def test_pasted_json_array():
 def test_merge_deduplicates_across_inputs():
     merged = parse_text("0400000001, 0400000002").merge(parse_text("0400000002\n0400000003\n"))
     assert merged.numbers == ["400000001", "400000002", "400000003"] and merged.duplicates == 1
+
+
+@given(st.lists(st.integers(400_000_000, 499_999_999), max_size=300))
+def test_seen_numbers_answers_like_a_set_before_and_after_it_turns_into_a_bitmap(values):
+    from bot.sending.contacts import SeenNumbers
+
+    SeenNumbers._BITMAP_FROM = 50  # small, so that both forms are exercised
+    try:
+        seen, reference = SeenNumbers(), set()
+        for value in values + values[:10]:
+            number = str(value)
+            assert seen.add(number) == (number not in reference)
+            reference.add(number)
+    finally:
+        SeenNumbers._BITMAP_FROM = 100_000
+
+
+def test_a_long_list_is_de_duplicated_in_order():
+    numbers = [f"04{i:08d}" for i in range(150_000)]
+    result = parse_text("\n".join(numbers + numbers[:5]))
+    assert len(result.numbers) == 150_000 and result.duplicates == 5 and result.numbers[:2] == ["400000000", "400000001"]

@@ -21,7 +21,7 @@ class FakeTime:
 
 
 def limiter_on(fake, limit, **kwargs):
-    return RateLimiter(limit, window=1.0, clock=fake.clock, wait=fake.wait, **kwargs)
+    return RateLimiter(limit, window=1.0, clock=fake.clock, wait=fake.wait, min_gap=0.0, **kwargs)
 
 
 @given(st.integers(1, 15), st.lists(st.tuples(st.floats(0, 0.5), st.sampled_from([SEND, READ])), min_size=1, max_size=80))
