@@ -1,4 +1,8 @@
-"""Entry point: `python -m bot` (or `mms-bot`). Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on PORT."""
+"""Entry point: `python -m bot` (or `mms-bot`). Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP.
+
+In both modes an HTTP server on PORT answers /healthz and /metrics and takes Cellcast's webhooks;
+in HTTP mode it also takes Slack's requests at /slack/events.
+"""
 
 from __future__ import annotations
 
@@ -36,26 +40,39 @@ def main() -> int:
     configure_logging(settings.log_level, settings.secrets)
 
     from bot.app import build  # after logging, so that start-up problems are logged masked
+    from bot.web import EVENTS_PATH, create_server, wsgi_app
 
     bot = build(settings)
+    services = bot.services
+    application = wsgi_app(
+        None if settings.socket_mode else bot.app, health=bot.health, metrics=services.metrics.render,
+        webhook=services.sync.take_webhook, webhook_secret=settings.webhook_secret,
+    )
+    server = create_server(application, settings.host, settings.port)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    socket_mode = None
     try:
         bot.start()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            log.info("starting in Socket Mode")
-            SocketModeHandler(bot.app, settings.slack_app_token).start()
+            socket_mode = SocketModeHandler(bot.app, settings.slack_app_token)
+            services.socket_mode_connected = lambda: socket_mode.client.is_connected()
+            socket_mode.connect()
+            log.info("connected in Socket Mode; health and metrics on http://%s:%d", settings.host, settings.port)
         else:
-            from bot.web import EVENTS_PATH, serve
-
             log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
-            serve(bot.app, settings.host, settings.port)
+        if settings.webhook_secret:
+            log.info("taking Cellcast's webhooks at /cellcast/webhook/<CELLCAST_WEBHOOK_SECRET>")
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
         log.info("stopping: no new batches; calls on the wire get %.0f s to finish", settings.shutdown_grace)
+        if socket_mode is not None:
+            socket_mode.close()
+        server.close()
         bot.close()
         log.info("stopped")
     return 0

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.cellcast import CellcastClient
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.periodic import Periodic
 from bot.sending.contact_files import FileLimits
 from bot.sending.dispatch import Dispatcher
@@ -24,6 +26,7 @@ from bot.sending.dry_run import DryRunGateway
 from bot.sending.gateway import NotSent
 from bot.sending.permissions import Permissions
 from bot.sending.review import read_balance
+from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
 from bot.slack import actions, commands, review
 from bot.slack.files import SlackFileFetcher
@@ -31,6 +34,8 @@ from bot.slack.reporter import SlackReporter
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+REPORTS_FAILING_FOR = 300.0  # seconds a report may keep failing before the health check says so
 
 
 @dataclass
@@ -46,7 +51,10 @@ class Services:
     reporter: SlackReporter
     limiter: RateLimiter
     periodic: Periodic
+    sync: CellcastSync
+    metrics: Metrics
     stopping: threading.Event = field(default_factory=threading.Event)
+    socket_mode_connected: Callable[[], bool] | None = None  # set in Socket Mode
 
 
 @dataclass
@@ -64,6 +72,23 @@ class Bot:
         services.dispatcher.start()
         services.reporter.start()
         services.periodic.start()
+
+    def health(self) -> tuple[bool, str]:
+        """503 with the reason when the bot cannot do its job: a person (or Docker) should look."""
+        services = self.services
+        try:
+            services.store.check_writable()
+        except Exception as exc:  # StoreError, or anything else the database throws
+            return False, f"database: {exc}"
+        if services.socket_mode_connected is not None and not services.socket_mode_connected():
+            return False, "Socket Mode: not connected to Slack"
+        if services.reporter.auth_error:
+            return False, f"Slack refused the bot token ({services.reporter.auth_error}): check SLACK_BOT_TOKEN"
+        failing_since = services.store.oldest_failing_report()
+        if failing_since is not None and time.time() - failing_since > REPORTS_FAILING_FOR:
+            minutes = round((time.time() - failing_since) / 60)
+            return False, f"reports to Slack have been failing for {minutes} minutes"
+        return True, "ok"
 
     def close(self) -> None:
         """Stop claiming, give calls on the wire the grace period, then let go of this process's claims."""
@@ -99,16 +124,27 @@ def build(settings: Settings) -> Bot:
     stopping = threading.Event()
     limiter = RateLimiter(settings.cellcast_calls_per_second)
 
+    metrics = Metrics(store)
+
     def take_slot(kind: str) -> None:
         if not limiter.acquire(kind):
             raise NotSent("the bot is stopping")
+
+    def observe(kind: str, seconds: float, result: str) -> None:
+        metrics.gateway_seconds.labels(kind).observe(seconds)
+        if result != "ok":
+            metrics.gateway_errors.labels(result).inc()
 
     if settings.dry_run:
         gateway = DryRunGateway()
     else:
         gateway = CellcastClient(settings.cellcast_api_key, settings.cellcast_api_url, settings.cellcast_timeout,
-                                 sleep=stopping.wait, before_request=take_slot)
-    reporter = SlackReporter(report_client, store, instance_id)
+                                 sleep=stopping.wait, before_request=take_slot, observe=observe)
+    reporter = SlackReporter(report_client, store, instance_id,
+                             on_delivered=lambda kind: metrics.reports_delivered.labels(kind).inc(),
+                             on_error=lambda method, error: metrics.slack_errors.labels(method, error).inc())
+    sync = CellcastSync(store, gateway, owner=instance_id, every=settings.sync_seconds, on_report_due=reporter.wake,
+                        replies_channel=settings.replies_channel)
     dispatcher = Dispatcher(
         store, gateway, limiter, instance_id=instance_id, stopping=stopping, max_in_flight=settings.cellcast_max_in_flight,
         resume_within=settings.resume_within, on_report_due=reporter.wake,
@@ -121,6 +157,7 @@ def build(settings: Settings) -> Bot:
             "balance": lambda: read_balance(gateway, settings.dry_run),
             "credits_per_mms": settings.credits_per_mms,
             "dry_run": settings.dry_run,
+            "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
         },
     )
     periodic = Periodic()
@@ -135,7 +172,9 @@ def build(settings: Settings) -> Bot:
             log.info("retention: deleted the images and per-number details of %d send(s) older than %d days", purged, settings.retention_days)
 
     periodic.every(86400.0, "retention sweep", retention, first_in=60.0)
-    services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, stopping)
+    if not settings.dry_run:
+        periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies)", sync.run)
+    services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, sync, metrics, stopping)
 
     @app.use
     def provide_services(context, next):  # noqa: A002 - Bolt's name for it

@@ -21,11 +21,13 @@ from bot.sending.gateway import (
     ContactsRejected,
     GatewayRejected,
     GatewayResult,
+    InboundReply,
     InvalidContact,
     MAX_CONTACTS_PER_CALL,
     MalformedResponse,
     MediaFile,
     OutcomeUnknown,
+    Page,
     QueuedContact,
     RateLimited,
     SenderNotRegistered,
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.cellcast.com"
 SEND_PATH = "/api/v1/gatewaymms"
 ACCOUNT_PATH = "/api/v1/apiClient/account"
+OPTOUT_PATH = "/api/v1/apiClient/getOptout"
+RESPONSES_PATH = "/api/v1/apiClient/getResponses"
 COUNTRY_CODE_AU = "61"
 
 
@@ -54,11 +58,13 @@ class CellcastClient:
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         before_request: Callable[[str], None] | None = None,
+        observe: Callable[[str, float, str], None] = lambda kind, seconds, result: None,
     ) -> None:
         """``before_request(kind)`` runs immediately before every request leaves, ``kind`` being
         "send" or "read": the rate limiter's slot is taken there. ``sleep`` may return early (an
         Event's wait): the next attempt's ``before_request`` then decides whether to go on."""
         self._before_request = before_request or (lambda kind: None)
+        self._observe = observe  # (kind, seconds, "ok" | "http_429" | "timeout" | …) after every attempt
         self._base = base_url.rstrip("/")
         self._url = self._base + SEND_PATH
         self._connect_attempts = connect_attempts
@@ -99,7 +105,7 @@ class CellcastClient:
         if media:
             parts.append(("media", (media.filename, media.content, media.content_type)))
         hook = before_request or (lambda: self._before_request("send"))
-        return _interpret(self._call("POST", self._url, f"{len(contacts)} contacts", hook, files=parts))
+        return _interpret(self._call("POST", self._url, f"{len(contacts)} contacts", hook, "send", files=parts))
 
     def mms_balance(self) -> float:
         """The account's MMS credits (``data.mms_balance``)."""
@@ -109,10 +115,27 @@ class CellcastClient:
         except (KeyError, TypeError, ValueError):
             raise MalformedResponse("the account answer had no MMS balance") from None
 
-    def _read(self, path: str, what: str, params: dict | None = None) -> httpx.Response:
-        return self._call("GET", self._base + path, what, lambda: self._before_request("read"), params=params)
+    def optouts(self, page: int, size: int = 100) -> Page:
+        data = _read_data(self._read(OPTOUT_PATH, f"opt-outs page {page}", {"page": page, "size": size}))
+        try:
+            items = [str(item["number"]) for item in data.get("items") or []]
+        except (KeyError, TypeError):
+            raise MalformedResponse("the opt-out list was not in the documented shape") from None
+        return Page(items, _has_next(data, page))
 
-    def _call(self, method: str, url: str, what: str, before_request: Callable[[], None], **kwargs) -> httpx.Response:
+    def replies(self, page: int) -> Page:
+        data = _read_data(self._read(RESPONSES_PATH, f"replies page {page}", {"page": page}))
+        try:
+            items = [InboundReply(str(item["from"]), str(item.get("body") or ""), str(item.get("received_at") or ""),
+                                  str(item.get("message_id") or "")) for item in data.get("items") or []]
+        except (KeyError, TypeError):
+            raise MalformedResponse("the replies were not in the documented shape") from None
+        return Page(items, _has_next(data, page))
+
+    def _read(self, path: str, what: str, params: dict | None = None) -> httpx.Response:
+        return self._call("GET", self._base + path, what, lambda: self._before_request("read"), "read", params=params)
+
+    def _call(self, method: str, url: str, what: str, before_request: Callable[[], None], kind: str, **kwargs) -> httpx.Response:
         connect_failures = 0
         rate_limited = 0
         while True:
@@ -124,6 +147,7 @@ class CellcastClient:
                 response = self._http.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left: safe to try again.
+                self._observe(kind, time.monotonic() - started, "connect_error")
                 connect_failures += 1
                 log.warning("cellcast: could not connect (%s), attempt %d", type(exc).__name__, connect_failures)
                 if connect_failures >= self._connect_attempts:
@@ -131,12 +155,16 @@ class CellcastClient:
                 self._sleep(min(0.5 * 2 ** (connect_failures - 1), 5.0))
                 continue
             except httpx.TimeoutException as exc:
+                self._observe(kind, time.monotonic() - started, "timeout")
                 log.error("cellcast: %s after sending %s; outcome unknown", type(exc).__name__, what)
                 raise OutcomeUnknown(f"{type(exc).__name__}: no answer in time") from None
             except httpx.TransportError as exc:
+                self._observe(kind, time.monotonic() - started, "connection_lost")
                 log.error("cellcast: connection lost (%s) after sending %s; outcome unknown", type(exc).__name__, what)
                 raise OutcomeUnknown(f"{type(exc).__name__}: the connection was lost") from None
-            log.info("cellcast: HTTP %d for %s in %.0f ms", response.status_code, what, (time.monotonic() - started) * 1000)
+            seconds = time.monotonic() - started
+            self._observe(kind, seconds, "ok" if response.status_code < 300 else f"http_{response.status_code}")
+            log.info("cellcast: HTTP %d for %s in %.0f ms", response.status_code, what, seconds * 1000)
             if response.status_code != 429:
                 return response
             rate_limited += 1
@@ -234,6 +262,16 @@ def _read_data(response: httpx.Response) -> dict:
     if isinstance(meta, dict) and str(meta.get("status", "")).lower() not in ("success", ""):
         raise GatewayRejected(_message_of(body) or str(meta.get("status")), status=status)
     return body["data"]
+
+
+def _has_next(data: dict, page: int) -> bool:
+    """``hasNextPage`` when given; else whether ``totalPages`` goes beyond this page."""
+    if isinstance(data.get("hasNextPage"), bool):
+        return data["hasNextPage"]
+    try:
+        return int(data.get("totalPages") or 0) > page
+    except (TypeError, ValueError):
+        return False
 
 
 def _echoed(contact: object) -> str:

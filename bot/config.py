@@ -33,6 +33,10 @@ class Settings:
     resume_within: float = 900.0
     retention_days: int = 90
     shutdown_grace: float = 8.0
+    sync_seconds: float = 300.0
+    webhook_secret: str | None = None
+    optout_text: str = "Reply STOP to opt out"
+    replies_channel: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -40,7 +44,8 @@ class Settings:
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.cellcast_api_key) if s]
+        return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.cellcast_api_key,
+                            self.webhook_secret) if s]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -87,7 +92,21 @@ class Settings:
             resume_within=number("MMS_RESUME_WITHIN", "900", float, 0, 7 * 86400),
             retention_days=number("MMS_RETENTION_DAYS", "90", int, 1, 36500),
             shutdown_grace=number("MMS_SHUTDOWN_GRACE", "8", float, 0, 600),
+            sync_seconds=number("CELLCAST_SYNC_SECONDS", "300", float, 1, 86400),
+            webhook_secret=webhook_secret(get("CELLCAST_WEBHOOK_SECRET")),
+            # Set but empty turns the footer off (senders exempt under the Spam Act); unset means the default.
+            optout_text=env["MMS_OPTOUT_TEXT"].strip() if "MMS_OPTOUT_TEXT" in env else "Reply STOP to opt out",
+            replies_channel=get("MMS_REPLIES_CHANNEL"),
         )
+
+
+def webhook_secret(value: str | None) -> str | None:
+    """The webhook URL's only protection (Cellcast does not sign its calls): long and URL-safe."""
+    if value is None:
+        return None
+    if len(value) < 16 or not all(ch.isalnum() or ch in "-_" for ch in value):
+        raise ConfigError("CELLCAST_WEBHOOK_SECRET must be at least 16 letters, digits, - or _ (it is part of the webhook's URL)")
+    return value
 
 
 def flag(name: str, raw: str) -> bool:

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from bot.sending.outcomes import OUTCOMES, NumberOutcome
 
 FINAL_BATCH_STATES = ("queued", "failed", "unknown", "expired")  # a batch in one of these has its outcome
-REPORT_KINDS = ("post", "image", "progress", "summary", "csv", "notice")
+REPORT_KINDS = ("post", "image", "progress", "summary", "csv", "notice", "reply", "suppression_csv")
 JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024  # bytes the WAL file is cut back to after a checkpoint
 
 
@@ -222,6 +222,18 @@ class Store:
             db["suppression"].create(
                 {"number": str, "source": str, "reason": str, "added_by": str, "added_at": str}, pk="number", if_not_exists=True
             )
+            db["suppression_audit"].create(
+                {"id": int, "action": str, "number": str, "source": str, "reason": str, "actor": str, "at": str}, pk="id", if_not_exists=True
+            )
+            db["replies"].create(
+                {"id": int, "key": str, "number": str, "body": str, "received_at": str, "source": str, "send_id": int,
+                 "kind": str, "created_at": str},
+                pk="id", not_null={"key", "number"}, if_not_exists=True,
+            )
+            db["replies"].create_index(["key"], unique=True, if_not_exists=True)
+            db["replies"].create_index(["number", "body"], if_not_exists=True)
+            db["sync_state"].create({"name": str, "value": str, "owner": str, "lease_until": float, "updated_at": str},
+                                    pk="name", if_not_exists=True)
 
     def check_writable(self) -> None:
         """Raises StoreError naming the file when nothing can be written (read-only, disk full, …)."""
@@ -578,7 +590,7 @@ class Store:
         row = self.db.execute("SELECT MIN(created_at) FROM reports WHERE done_at IS NULL AND attempts > 0").fetchone()
         return datetime.fromisoformat(row[0]).timestamp() if row and row[0] else None
 
-    # -- suppression -------------------------------------------------------------------------
+    # -- suppression: numbers never sent to ------------------------------------------------
 
     def suppressed_among(self, numbers: Iterable[str]) -> dict[str, str]:
         """{number: why} for the given numbers that are on the suppression list."""
@@ -598,8 +610,92 @@ class Store:
         return {number: _suppression_reason(source, reason) for number, source, reason in rows}
 
     def suppress(self, number: str, source: str, reason: str = "", actor: str = "") -> bool:
+        return self.suppress_many([number], source, reason, actor) == 1
+
+    def suppress_many(self, numbers: Iterable[str], source: str, reason: str = "", actor: str = "") -> int:
+        """Add numbers (national form); those already listed keep their first source. Returns how many were new."""
+        at = now()
+        added = 0
         with self._write() as db:
-            return db.execute("INSERT OR IGNORE INTO suppression VALUES (?, ?, ?, ?, ?)", [number, source, reason, actor, now()]).rowcount == 1
+            for number in numbers:
+                if db.execute("INSERT OR IGNORE INTO suppression VALUES (?, ?, ?, ?, ?)", [number, source, reason, actor, at]).rowcount:
+                    added += 1
+                    db.execute("INSERT INTO suppression_audit (action, number, source, reason, actor, at) VALUES ('suppress', ?, ?, ?, ?, ?)",
+                               [number, source, reason, actor, at])
+        return added
+
+    def unsuppress(self, number: str, actor: str, reason: str) -> bool:
+        with self._write() as db:
+            row = db.execute("DELETE FROM suppression WHERE number = ? RETURNING source", [number]).fetchone()
+            db.execute("INSERT INTO suppression_audit (action, number, source, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+                       ["unsuppress" if row else "unsuppress (not listed)", number, row[0] if row else "", reason, actor, now()])
+        return row is not None
+
+    def suppression_entry(self, number: str) -> dict | None:
+        return next(self.db.query("SELECT * FROM suppression WHERE number = ?", [number]), None)
+
+    def suppression_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM suppression").fetchone()[0]
+
+    def latest_suppressions(self, limit: int = 10) -> list[dict]:
+        return list(self.db.query("SELECT * FROM suppression ORDER BY added_at DESC, number LIMIT ?", [limit]))
+
+    def iter_suppressions(self) -> Iterator[tuple]:
+        cursor = self.db.conn.execute("SELECT number, source, reason, added_by, added_at FROM suppression ORDER BY added_at, number")
+        while rows := cursor.fetchmany(5000):
+            yield from rows
+
+    def suppression_audit(self) -> list[dict]:
+        return list(self.db.query("SELECT action, number, source, reason, actor, at FROM suppression_audit ORDER BY id"))
+
+    # -- replies from recipients -------------------------------------------------------------
+
+    def record_reply(self, key: str, number: str, body: str, received_at: str, source: str, *, near_seconds: float = 600) -> int | None:
+        """A reply, once: None when this key was recorded before, or (polled after a webhook) the same
+        text from the same number was recorded within ``near_seconds``."""
+        with self._write() as db:
+            if source == "poll" and received_at:
+                twin = db.execute(
+                    "SELECT 1 FROM replies WHERE number = ? AND body = ? AND source = 'webhook'"
+                    " AND ABS(strftime('%s', created_at) - strftime('%s', ?)) <= ?", [number, body, received_at, near_seconds]).fetchone()
+                if twin:
+                    return None
+            try:
+                return db["replies"].insert({"key": key, "number": number, "body": body, "received_at": received_at or now(),
+                                             "source": source, "created_at": now()}).last_pk
+            except sqlite3.IntegrityError:
+                return None
+
+    def settle_reply(self, reply_id: int, send_id: int | None, kind: str | None) -> None:
+        with self._write() as db:
+            db.execute("UPDATE replies SET send_id = ?, kind = ? WHERE id = ?", [send_id, kind, reply_id])
+
+    def get_reply(self, reply_id: int) -> dict:
+        return next(self.db.query("SELECT * FROM replies WHERE id = ?", [reply_id]))
+
+    def latest_send_to(self, number: str) -> int | None:
+        """The latest send that queued an MMS for this number: where its replies belong."""
+        row = self.db.execute("SELECT MAX(send_id) FROM recipients WHERE number = ? AND outcome = 'queued'", [number]).fetchone()
+        return row[0] if row else None
+
+    # -- the sync loop's state ---------------------------------------------------------------
+
+    def sync_value(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM sync_state WHERE name = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def set_sync_value(self, name: str, value: str | None) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)"
+                       " ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at", [name, value, now()])
+
+    def claim_sync(self, owner: str, lease_until: float, at: float) -> bool:
+        """One process at a time talks to Cellcast for the sync; the claim lapses if it dies."""
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO sync_state (name, value, updated_at) VALUES ('leader', NULL, ?)", [now()])
+            return db.execute(
+                "UPDATE sync_state SET owner = ?, lease_until = ? WHERE name = 'leader' AND (owner IS NULL OR owner = ? OR lease_until < ?)",
+                [owner, lease_until, owner, at]).rowcount == 1
 
 
 _INT_FIELDS = {f.name for f in fields(SendRecord) if f.type in ("int",)}

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from bot.sending import outcomes as o
 from bot.sending.contacts import e164
 from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile, NotSent
+from bot.sending.optouts import SOURCE_UNSUBSCRIBED
 from bot.sending.request import SendRequest
 from bot.sending.throttle import SEND, RateLimiter
 from bot.store import ClaimedBatch, SendRecord, Store
@@ -247,7 +248,11 @@ class Dispatcher:
         finally:
             with self._on_wire_lock:
                 self._on_wire.pop(batch.id, None)
-        self._finish(batch, "queued", before + o.account(numbers, result, where=where), where)
+        outcomes = o.account(numbers, result, where=where)
+        unsubscribed = [item.number for item in outcomes if item.outcome == o.UNSUBSCRIBED]
+        if unsubscribed:  # opt-outs stick: never in a later send's list again
+            self._store.suppress_many(unsubscribed, SOURCE_UNSUBSCRIBED, f"in send {send.id}", "cellcast")
+        self._finish(batch, "queued", before + outcomes, where)
 
     def _finish(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], where: str,
                 kind: str | None = None, message: str | None = None) -> None:

@@ -10,7 +10,7 @@ import itertools
 import threading
 from collections.abc import Callable, Sequence
 
-from bot.sending.gateway import GatewayResult, MediaFile, QueuedContact
+from bot.sending.gateway import GatewayResult, MediaFile, Page, QueuedContact
 
 DRY_RUN_PREFIX = "dry-run-"
 
@@ -22,6 +22,12 @@ class DryRunGateway:
 
     def mms_balance(self) -> float | None:
         return None  # no account to ask
+
+    def optouts(self, page: int, size: int = 100) -> Page:
+        return Page([], False)
+
+    def replies(self, page: int) -> Page:
+        return Page([], False)
 
     def send_mms(
         self,

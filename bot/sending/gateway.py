@@ -43,6 +43,20 @@ class GatewayResult:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class InboundReply:
+    number: str  # as the gateway gives it (400000001, 61400000001, +61400000001)
+    body: str
+    received_at: str  # ISO time, as the gateway gives it ("" when it does not say)
+    id: str = ""  # the gateway's id for it, when it gives one (webhooks do)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    has_next: bool
+
+
 class GatewayError(Exception):
     """A call that did not queue anything we know of.
 
@@ -142,6 +156,12 @@ class NotSent(Exception):
 
 class Gateway(Protocol):
     def mms_balance(self) -> float: ...
+
+    def optouts(self, page: int, size: int = 100) -> Page:
+        """One page of the account's opt-out list: ``items`` are numbers."""
+
+    def replies(self, page: int) -> Page:
+        """One page of inbound replies, newest first: ``items`` are InboundReply."""
 
     def send_mms(
         self,

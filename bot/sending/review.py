@@ -16,6 +16,7 @@ from bot.sending.contacts import ContactList, Rejected, parse_text
 from bot.sending.fields import FieldError, normalise_message, validate_sender
 from bot.sending.gateway import ACCOUNT_LEVEL, Gateway, GatewayError
 from bot.sending.media import Media, MediaError, prepare_media, validate_gif_url
+from bot.sending.optouts import has_optout_instruction, with_footer
 
 # Form fields, named as the form's block ids.
 FIELDS = ("sender", "message", "media", "gif", "contacts", "contacts_file")
@@ -71,12 +72,14 @@ class Problems(ValueError):
         self.problems = problems
 
 
-def instant_checks(form: FormInput) -> CheckedForm:
-    """Checks that cost nothing; raise Problems to answer on the form's fields at once."""
+def instant_checks(form: FormInput, optout_footer: str = "") -> CheckedForm:
+    """Checks that cost nothing; raise Problems to answer on the form's fields at once.
+
+    The message comes back as it will be sent: with the opt-out footer unless it already says how."""
     problems: dict[str, str] = {}
     message = sender = gif_url = None
     try:
-        message = normalise_message(form.message)
+        message = with_footer(normalise_message(form.message), optout_footer)
     except FieldError as exc:
         problems["message"] = str(exc)
     try:
@@ -121,6 +124,7 @@ class Review:
     balance: Balance
     credits_per_mms: float
     dry_run: bool = False
+    optouts_note: str = ""  # how fresh the suppression list's copy of Cellcast's opt-outs is
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -155,6 +159,7 @@ def check(
     balance: Callable[[], Balance],
     credits_per_mms: float,
     dry_run: bool = False,
+    optouts: Callable[[], tuple[str, bool]] = lambda: ("", False),
 ) -> Review:
     """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault."""
     problems: dict[str, str] = {}
@@ -181,6 +186,7 @@ def check(
         problems["contacts"] = _nothing_valid(typed, "here")
     if problems:
         raise Problems(problems)
+    optouts_note, optouts_stale = optouts()  # first: it may refresh the suppression list
     found = suppressed(contacts.numbers)
     numbers = [n for n in contacts.numbers if n not in found] if found else contacts.numbers
     reading = balance()
@@ -190,8 +196,10 @@ def check(
         message=form.message, sender=form.sender, gif_url=form.gif_url, media=media, numbers=numbers,
         typed=len(typed.numbers), from_file=from_file, file_source=file_source, rejected=contacts.rejected,
         duplicates=contacts.duplicates, suppressed=[(n, found[n]) for n in contacts.numbers if n in found],
-        balance=reading, credits_per_mms=credits_per_mms, dry_run=dry_run,
+        balance=reading, credits_per_mms=credits_per_mms, dry_run=dry_run, optouts_note=optouts_note,
     )
+    if optouts_stale:
+        review.warnings.append(optouts_note)
     if not numbers:
         raise Problems({"contacts": "Every number given is on the suppression list (they opted out), so there is no one to send to."})
     review.warnings.extend(_warnings(review))
@@ -208,6 +216,13 @@ def _warnings(review: Review) -> list[str]:
         )
     elif review.balance.credits is None and not review.dry_run:
         warnings.append(f"The MMS balance could not be read ({review.balance.error}); the send may fail if it is too low.")
+    if review.sender and not review.sender.isdigit():
+        warnings.append(
+            f"Replies cannot reach the sender ID “{review.sender}” (letters make it one-way), so recipients cannot reply STOP. "
+            "Give another way to opt out in the message: a link, an email address or a phone number."
+            if has_optout_instruction(review.message) else
+            f"Replies cannot reach the sender ID “{review.sender}”, and the message says no way to opt out: add one (a link, an email address or a phone number)."
+        )
     length = len(review.message.replace("\r\n", "\n"))
     if length > 1000:
         warnings.append(f"The message is {length:,} characters; Cellcast has allowed 1,000 for MMS. It may be cut or refused.")

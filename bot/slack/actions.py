@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from bot.slack.blocks import ACTION_RESEND
+from bot.sending.optouts import SOURCE_REPLY
+from bot.slack.blocks import ACTION_RESEND, ACTION_SUPPRESS
+from bot.slack.kit import display_number
 
 
 def register(app) -> None:
     app.action(ACTION_RESEND)(resend_clicked)
+    app.action(ACTION_SUPPRESS)(suppress_clicked)
 
 
 def resend_clicked(ack, body, respond, context) -> None:
@@ -22,3 +25,17 @@ def resend_clicked(ack, body, respond, context) -> None:
     if new_id is None:
         respond(text="These numbers were already sent again (or nothing is left to resend); see the newer message in the channel.",
                 response_type="ephemeral", replace_original=False)
+
+
+def suppress_clicked(ack, body, respond, context) -> None:
+    """A reply that may be an opt-out: a person who may send decides (confirmed in a dialog first)."""
+    ack()
+    services = context["services"]
+    user = body["user"]["id"]
+    if not services.permissions.can_send(user):
+        respond(text="You are not on the list of people who can send MMS.", response_type="ephemeral", replace_original=False)
+        return
+    number = body["actions"][0]["value"]
+    added = services.store.suppress(number, SOURCE_REPLY, "a person read the reply as an opt-out", user)
+    respond(text=(f"<@{user}> suppressed {display_number(number)}: it will not be sent to again." if added
+                  else f"{display_number(number)} was already suppressed."), response_type="in_channel", replace_original=False)

@@ -17,6 +17,7 @@ from bot.sending.summary import SendSummary
 from bot.slack.kit import MAX_MESSAGE_TEXT, context, count, cut, display_number, escape, plain, quote, section
 
 ACTION_RESEND = "mms_resend_failed"
+ACTION_SUPPRESS = "mms_suppress_number"
 MAX_GROUPS = 20  # reasons shown one by one in the thread; the rest are counted, and all are in the CSV
 EXAMPLES = 5
 DRY_RUN = ":test_tube: *Dry run: nothing was sent.*"
@@ -127,6 +128,24 @@ def notice(text: str) -> tuple[str, list[dict]]:
     return cut(text.replace("*", ""), MAX_MESSAGE_TEXT), [section(text)]
 
 
+def reply_message(reply: dict) -> tuple[str, list[dict]]:
+    """A recipient's reply, in full (the thread is the team's), and what the bot did about it."""
+    number = display_number(reply["number"])
+    headline = f":speech_balloon: *Reply from {number}:*\n{quote(reply['body'] or '(empty)')}"
+    blocks = [section(headline)]
+    if reply["kind"] == "optout":
+        blocks.append(context(f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again."))
+    elif reply["kind"] == "maybe":
+        blocks.append(section(f":warning: This *may be an opt-out*. If it is, suppress {number} so that it is not sent to again."))
+        blocks.append({"type": "actions", "block_id": "suppress", "elements": [{
+            "type": "button", "action_id": ACTION_SUPPRESS, "style": "danger", "value": reply["number"],
+            "text": plain(f"Suppress {number}"),
+            "confirm": {"title": plain("Suppress this number?"), "text": plain(f"{number} will not be sent any MMS again."),
+                        "confirm": plain("Suppress"), "deny": plain("Cancel")},
+        }]})
+    return cut(f"Reply from {number}: {reply['body']}", MAX_MESSAGE_TEXT), blocks
+
+
 # -- the results CSV ---------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -150,6 +169,13 @@ def write_results_csv(rows: Iterable[tuple[str, str, str, str]], out: IO[str]) -
     return written
 
 
+def write_suppression_csv(rows: Iterable[tuple], out: IO[str]) -> None:
+    writer = csv.writer(out)
+    writer.writerow(["number", "source", "reason", "added_by", "added_at"])
+    for number, source, reason, added_by, added_at in rows:
+        writer.writerow([_cell(display_number(number).replace(" ", "")), _cell(source or ""), _cell(reason or ""), added_by or "", added_at])
+
+
 HELP = (
     "*MMS bot*\n"
     "• `/mms` — open the form to send an MMS (picture message) to Australian mobiles. You see a review before anything is sent.\n"
@@ -158,6 +184,9 @@ HELP = (
     "• `/mms allow @user` — let someone send.\n"
     "• `/mms revoke @user` — stop someone sending.\n"
     "• `/mms list` — who may send.\n"
+    "• `/mms suppress <number> [reason]` — never send to a number again.\n"
+    "• `/mms unsuppress <number> [reason]` — take a number off the suppression list (a reason is needed if it opted out).\n"
+    "• `/mms suppressed` — how many are suppressed, the latest, and the full list as a CSV by direct message.\n"
     "Results are posted in the channel you sent from, with details in the thread. "
     "If the bot is not in that channel, you get them by direct message: invite it with `/invite @MMS bot`."
 )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from slack_sdk.errors import SlackApiError
 
+from bot.sending.contacts import InvalidNumber, normalise
+from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppress
 from bot.sending.permissions import NotAdmin, Permissions
 from bot.slack.blocks import HELP
+from bot.slack.kit import display_number, escape
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ def mms_command(ack, command, client, respond, context) -> None:
         ack(text=HELP, response_type="ephemeral")
     elif verb in ("allow", "revoke", "list"):
         ack(text=admin_command(permissions, user, verb, argument), response_type="ephemeral")
+    elif verb in ("suppress", "unsuppress", "suppressed"):
+        ack(text=suppression_command(context["services"], user, verb, argument), response_type="ephemeral")
     else:
         ack(text=f"I don't know `/mms {verb}`.\n\n{HELP}", response_type="ephemeral")
 
@@ -57,6 +63,36 @@ def open_form(ack, command, client, respond, permissions: Permissions) -> None:
         log.error("views.open failed: %s", exc.response.get("error"))
         respond(text="Sorry, the form could not be opened (Slack said: "
                 f"`{exc.response.get('error')}`). Please run `/mms` again.", response_type="ephemeral")
+
+
+def suppression_command(services, actor: str, verb: str, argument: str) -> str:
+    """Admins keep the suppression list by hand too; every change is audited with who and why."""
+    if not services.permissions.is_admin(actor):
+        return "Only admins can change or see the suppression list."
+    store = services.store
+    if verb == "suppressed":
+        latest = store.latest_suppressions(10)
+        lines = [f"• {display_number(e['number'])} — {escape(e['source'])}{': ' + escape(e['reason']) if e['reason'] else ''} "
+                 f"({e['added_at'][:10]})" for e in latest]
+        store.report_due(f"suppression_csv:{actor}:{time.time()}", None, "suppression_csv", {"user_id": actor})
+        services.reporter.wake()
+        return (f"*{store.suppression_count():,} numbers are suppressed.* The latest:\n" + ("\n".join(lines) or "• none")
+                + "\nThe full list is on its way to you by direct message, as a CSV file.")
+    raw, _, reason = argument.strip().partition(" ")
+    try:
+        number = normalise(raw)
+    except InvalidNumber as exc:
+        return f"“{escape(raw)}” is not an Australian mobile number ({exc}). Usage: `/mms {verb} 0412 345 678 [reason]` (no spaces in the number)."
+    if verb == "suppress":
+        added = store.suppress(number, SOURCE_ADMIN, reason.strip(), actor)
+        return (f"{display_number(number)} is now suppressed: it will not be sent to again." if added
+                else f"{display_number(number)} was already suppressed.")
+    try:
+        check_unsuppress(store.suppression_entry(number), reason)
+    except UnsuppressRefused as exc:
+        return str(exc)
+    store.unsuppress(number, actor, reason.strip())
+    return f"{display_number(number)} is no longer suppressed (recorded, with your reason)."
 
 
 def admin_command(permissions: Permissions, actor: str, verb: str, argument: str) -> str:

@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.sending.summary import progress, summarise
-from bot.slack.blocks import channel_message, notice, thread_summary, write_results_csv
+from bot.slack.blocks import channel_message, notice, reply_message, thread_summary, write_results_csv, write_suppression_csv
 from bot.slack.kit import MAX_SECTION_TEXT, cut
 from bot.store import Report, SendRecord, Store
 
@@ -100,7 +100,7 @@ class SlackReporter:
         self._threads: list[threading.Thread] = []
         self._dm_channels: dict[str, str] = {}
         self.auth_error: str | None = None  # set when Slack refused the token: reports wait for a restart
-        self._upload = httpx.Client(timeout=60.0, follow_redirects=False)
+        self._upload_http = httpx.Client(timeout=60.0, follow_redirects=False)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -120,7 +120,7 @@ class SlackReporter:
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self._upload.close()
+        self._upload_http.close()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -196,14 +196,37 @@ class SlackReporter:
         elif report.kind == "notice":
             text, blocks = notice(report.payload.get("text", ""))
             self._in_thread(self._ensure_posted(send), text, blocks)
+        elif report.kind == "reply":
+            text, blocks = reply_message(self._store.get_reply(report.payload["reply_id"]))
+            self._in_thread(self._ensure_posted(send), text, blocks)
         else:
             log.error("unknown report kind %r; dropped", report.kind)
 
     def _standalone(self, report: Report) -> None:
-        channel = report.payload.get("channel")
-        text, blocks = notice(report.payload.get("text", ""))
+        """Reports that belong to no send: a reply nobody was sent to, a notice, a CSV for a person."""
+        payload = report.payload
+        if report.kind == "reply":
+            text, blocks = reply_message(self._store.get_reply(payload["reply_id"]))
+        elif report.kind == "suppression_csv":
+            return self._suppression_csv(payload["user_id"])
+        else:
+            text, blocks = notice(payload.get("text", ""))
+        channel = payload.get("channel") or (self._dm(payload["user_id"]) if payload.get("user_id") else None)
         if channel:
-            self._call("chat_postMessage", channel=channel, text=text, blocks=blocks)
+            try:
+                self._call("chat_postMessage", channel=channel, text=text, blocks=blocks)
+            except Refused as refused:
+                log.error("Slack refused a %s for %s (%s); check MMS_REPLIES_CHANNEL and invite the bot there", report.kind, channel, refused.error)
+
+    def _suppression_csv(self, user_id: str) -> None:
+        dm = self._dm(user_id)
+        with tempfile.NamedTemporaryFile("w+", suffix=".csv", encoding="utf-8-sig", newline="", delete=False) as out:
+            path = out.name
+            write_suppression_csv(self._store.iter_suppressions(), out)
+        try:
+            self._upload(dm, None, path, "mms-suppression-list.csv", "Every suppressed number")
+        finally:
+            os.unlink(path)
 
     def _ensure_posted(self, send: SendRecord) -> SendRecord:
         """The channel message exists (posting it now if not): everything else goes in its thread."""
@@ -296,30 +319,33 @@ class SlackReporter:
             os.unlink(path)
 
     def _upload_into_thread(self, send: SendRecord, content: Callable[[SendRecord], bytes | str | None], filename: str, title: str) -> None:
-        """Slack's three-step upload; the bytes are streamed from a file or memory, never doubled."""
         body = content(send)
         if body is None:
             return
+        try:
+            self._upload(send.report_channel, send.report_ts, body, filename, title)
+        except Refused as refused:
+            if refused.error not in GONE_ERRORS | DM_ERRORS:
+                raise
+            send = self._carry_on(send, refused)
+            self._upload(send.report_channel, send.report_ts, body, filename, title)
+
+    def _upload(self, channel: str, thread_ts: str | None, body: bytes | str, filename: str, title: str) -> None:
+        """Slack's three-step upload; the bytes are streamed from a file (a path) or memory, never doubled."""
         length = os.path.getsize(body) if isinstance(body, str) else len(body)
         ticket = self._call("files_getUploadURLExternal", filename=filename, length=length)
         try:
             if isinstance(body, str):
                 with open(body, "rb") as stream:
-                    response = self._upload.post(ticket["upload_url"], content=stream, headers={"Content-Length": str(length)})
+                    response = self._upload_http.post(ticket["upload_url"], content=stream, headers={"Content-Length": str(length)})
             else:
-                response = self._upload.post(ticket["upload_url"], content=body)
+                response = self._upload_http.post(ticket["upload_url"], content=body)
         except httpx.HTTPError as exc:
             raise Later(f"upload: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise Later(f"upload: HTTP {response.status_code}")
-        files = [{"id": ticket["file_id"], "title": title}]
-        try:
-            self._call("files_completeUploadExternal", files=files, channel_id=send.report_channel, thread_ts=send.report_ts)
-        except Refused as refused:
-            if refused.error not in GONE_ERRORS | DM_ERRORS:
-                raise
-            send = self._carry_on(send, refused)
-            self._call("files_completeUploadExternal", files=files, channel_id=send.report_channel, thread_ts=send.report_ts)
+        where = {"channel_id": channel, **({"thread_ts": thread_ts} if thread_ts else {})}
+        self._call("files_completeUploadExternal", files=[{"id": ticket["file_id"], "title": title}], **where)
 
     # -- Slack's answers, sorted -------------------------------------------------------------
 

@@ -56,7 +56,7 @@ def form_submitted(ack, body, context) -> None:
         return
     form = form_input(view, user)
     try:
-        checked = instant_checks(form)
+        checked = instant_checks(form, services.settings.optout_text)
     except Problems as exc:
         ack(response_action="errors", errors=exc.problems)
         return

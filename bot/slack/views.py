@@ -111,6 +111,8 @@ def review_view(draft_id: str, review: Review) -> dict:
     if media_lines:
         blocks.append(section("\n".join(media_lines), block_id="media"))
     blocks.append(section(_credits(review), block_id="credits"))
+    if review.optouts_note and review.optouts_note not in review.warnings:
+        blocks.append(context(escape(review.optouts_note)))
     for warning in review.warnings:
         blocks.append(section(f":warning: {escape(warning)}"))
     submit = cut(f"Send to {total:,} numbers" if total != 1 else "Send to 1 number", 24, "")

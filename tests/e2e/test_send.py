@@ -86,7 +86,7 @@ def test_full_send_with_image_gif_and_2500_contacts_across_both_inputs(bot, slac
     sizes = sorted(len(c.contacts) for c in cellcast.calls)
     assert sizes == [500, 1000, 1000]
     call = cellcast.calls[0]
-    assert call.fields["message"] == "Line one\r\nLine two" and call.fields["sender"] == "ACME"
+    assert call.fields["message"] == "Line one\r\nLine two\r\nReply STOP to opt out" and call.fields["sender"] == "ACME"
     assert call.fields["gif"] == "https://media.example/cat.gif" and call.fields["countryCode"] == "61"
     assert call.media[0] == "cat.png" and call.media[1] == png()
     assert call.authorization.endswith("cellcast-KEY-secret-987")

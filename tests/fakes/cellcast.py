@@ -57,6 +57,9 @@ class FakeCellcast:
     reads: list[tuple[str, float]] = field(default_factory=list)  # (path with query, arrival) of every GET
     read_script: deque = field(default_factory=deque)  # behaviours for GETs, one per request, like `script`
     api_key: str = ""  # when set, GETs with another key get the documented 401
+    optout_list: list[str] = field(default_factory=list)  # as Cellcast lists them: 400000000 or 61400000000
+    responses: list[dict] = field(default_factory=list)  # inbound replies, newest first: {from, body, received_at, message_id}
+    responses_per_page: int = 20
 
     def start(self, port: int = 0) -> "FakeCellcast":
         fake = self
@@ -148,6 +151,15 @@ class FakeCellcast:
             handler.send(500, b"<html><body>Internal Server Error</body></html>", "text/html")
         elif behaviour == "429":
             handler.send(429, b'{"message":"OVER_LIMIT"}', headers={"Retry-After": "1"})
+        elif path == "/api/v1/apiClient/getOptout":
+            query = _query(handler.path)
+            page, size = int(query.get("page", 1)), int(query.get("size", 100))
+            items = [{"number": n, "first_name": "", "last_name": "", "full_name": "", "email": ""} for n in self.optout_list]
+            handler.send(200, json.dumps(_paged(f"You have {len(items)} optout contact(s)", items, page, size)).encode())
+        elif path == "/api/v1/apiClient/getResponses":
+            page = int(_query(handler.path).get("page", 1))
+            items = list(self.responses)
+            handler.send(200, json.dumps(_paged(f"You have {len(items)} response(s)", items, page, self.responses_per_page)).encode())
         elif path == "/api/v1/apiClient/account":
             handler.send(200, json.dumps({
                 "meta": {"code": 200, "status": "SUCCESS"}, "message": "Here's your account",
@@ -177,6 +189,25 @@ class FakeCellcast:
             },
             "error": {},
         }
+
+
+def _query(path: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(path).query))
+
+
+def _paged(message: str, items: list, page: int, size: int) -> dict:
+    """Cellcast's paged envelope, as in ../shared/reference/cellcast-other-endpoints.md."""
+    total_pages = max(1, -(-len(items) // size))
+    chunk = items[(page - 1) * size: page * size]
+    return {
+        "meta": {"code": 200, "status": "SUCCESS"}, "message": message,
+        "data": {"items": chunk, "total": len(items), "limit": size, "current": page, "totalPages": total_pages,
+                 "pagingCounter": (page - 1) * size + 1, "hasPrevPage": page > 1, "hasNextPage": page < total_pages,
+                 "prevPage": page - 1 if page > 1 else None, "nextPage": page + 1 if page < total_pages else None},
+        "error": {},
+    }
 
 
 def _national(contact: str) -> str | None:

@@ -1,0 +1,49 @@
+"""Prometheus metrics at GET /metrics: events counted as they happen, the rest read from the store."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+
+class Metrics:
+    def __init__(self, store) -> None:
+        self.registry = CollectorRegistry()
+        self.gateway_seconds = Histogram(
+            "mms_gateway_call_seconds", "Cellcast calls: time to the answer, by call kind (send or read)", ["kind"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=self.registry)
+        self.gateway_errors = Counter(
+            "mms_gateway_errors_total", "Cellcast calls that did not succeed, by kind of error", ["kind"], registry=self.registry)
+        self.slack_errors = Counter(
+            "mms_slack_api_errors_total", "Slack Web API calls refused or failed, by method and error", ["method", "error"],
+            registry=self.registry)
+        self.reports_delivered = Counter(
+            "mms_reports_delivered_total", "Reports Slack accepted, by kind", ["kind"], registry=self.registry)
+        self.registry.register(_StoreCollector(store))
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _StoreCollector:
+    """Counts that live in the database (so they are right across restarts and processes)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def collect(self):
+        db = self._store.db
+        sends = GaugeMetricFamily("mms_sends", "Sends recorded, by state", labels=["state"])
+        for state, n in db.execute("SELECT state, COUNT(*) FROM sends GROUP BY state"):
+            sends.add_metric([state], n)
+        yield sends
+        batches = GaugeMetricFamily("mms_batches", "Batches recorded, by state", labels=["state"])
+        for state, n in db.execute("SELECT state, COUNT(*) FROM batches GROUP BY state"):
+            batches.add_metric([state], n)
+        yield batches
+        numbers = GaugeMetricFamily("mms_numbers", "Numbers of sends not yet purged, by outcome", labels=["outcome"])
+        for outcome, n in db.execute("SELECT outcome, COUNT(*) FROM recipients GROUP BY outcome"):
+            numbers.add_metric([outcome], n)
+        yield numbers
+        yield GaugeMetricFamily("mms_reports_due", "Reports waiting for Slack to accept them", value=self._store.reports_due())
+        yield GaugeMetricFamily("mms_suppressed_numbers", "Numbers on the suppression list", value=self._store.suppression_count())
