@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ack_latency, parsing, review, throughput
+from bench import ack_latency, parsing, review, suppression, throughput
 
 
 def main() -> None:
@@ -14,6 +14,7 @@ def main() -> None:
     parsing.run(quick)
     ack_latency.run(quick)
     review.run(quick)
+    suppression.run(quick)
     throughput.run(quick)
 
 

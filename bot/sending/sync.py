@@ -129,8 +129,8 @@ class CellcastSync:
             return
         for reply in reversed(fresh):  # oldest first, as they were sent
             self.take_reply(reply, "poll", post=not first_sync)
-        if newest:
-            self._store.set_sync_value("replies_newest", newest)
+        if newest or first_sync:
+            self._store.set_sync_value("replies_newest", newest or "")  # "": read once, nothing there yet
         if first_sync and fresh:
             log.info("first reply sync: %d earlier replies recorded (opt-outs among them honoured), not posted", len(fresh))
 

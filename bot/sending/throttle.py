@@ -43,6 +43,7 @@ class RateLimiter:
         self._cond = threading.Condition()
         self._starts: deque[float] = deque()
         self._senders_waiting = 0
+        self._reads_waiting: list[float] = []  # when each waiting read asked: once overdue, it goes next
         self._closed = False
         self.granted: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind): what the limiter promised
 
@@ -52,12 +53,18 @@ class RateLimiter:
         with self._cond:
             if kind == SEND:
                 self._senders_waiting += 1
+            else:
+                self._reads_waiting.append(asked)
             try:
                 while not self._closed:
                     now = self._clock()
                     while self._starts and self._starts[0] + self._window <= now:
                         self._starts.popleft()
-                    patient = kind == SEND or self._senders_waiting == 0 or now - asked >= self._read_patience
+                    overdue_read = bool(self._reads_waiting) and min(self._reads_waiting) + self._read_patience <= now
+                    if kind == SEND:
+                        patient = not overdue_read
+                    else:
+                        patient = self._senders_waiting == 0 or (overdue_read and asked == min(self._reads_waiting))
                     spaced = now >= self._last + self._min_gap
                     if len(self._starts) < self._limit and patient and spaced:
                         self._starts.append(now)
@@ -68,14 +75,18 @@ class RateLimiter:
                         wait = self._starts[0] + self._window - now
                     elif not spaced:
                         wait = self._last + self._min_gap - now
-                    else:
+                    elif kind == READ and not overdue_read:
                         wait = asked + self._read_patience - now
+                    else:
+                        wait = 1.0  # behind an overdue read (or another): woken when it is granted
                     self._wait(self._cond, max(wait, 0.001))
                 return False
             finally:
                 if kind == SEND:
                     self._senders_waiting -= 1
-                    self._cond.notify_all()
+                else:
+                    self._reads_waiting.remove(asked)
+                self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:

@@ -65,6 +65,22 @@ def open_form(ack, command, client, respond, permissions: Permissions) -> None:
                 f"`{exc.response.get('error')}`). Please run `/mms` again.", response_type="ephemeral")
 
 
+_NUMBER_PART = re.compile(r"[+\d()\-.]+")
+
+
+def split_number(argument: str) -> tuple[str, str]:
+    """``0412 345 678 asked by phone`` → (``0412 345 678``, ``asked by phone``): people type spaces in numbers."""
+    tokens = argument.split()
+    taken: list[str] = []
+    for token in tokens:
+        if not _NUMBER_PART.fullmatch(token) or len(re.sub(r"\D", "", "".join(taken + [token]))) > 13:
+            break
+        taken.append(token)
+    if not taken:
+        return (tokens[0] if tokens else ""), " ".join(tokens[1:])
+    return " ".join(taken), " ".join(tokens[len(taken):])
+
+
 def suppression_command(services, actor: str, verb: str, argument: str) -> str:
     """Admins keep the suppression list by hand too; every change is audited with who and why."""
     if not services.permissions.is_admin(actor):
@@ -78,11 +94,11 @@ def suppression_command(services, actor: str, verb: str, argument: str) -> str:
         services.reporter.wake()
         return (f"*{store.suppression_count():,} numbers are suppressed.* The latest:\n" + ("\n".join(lines) or "• none")
                 + "\nThe full list is on its way to you by direct message, as a CSV file.")
-    raw, _, reason = argument.strip().partition(" ")
+    raw, reason = split_number(argument)
     try:
         number = normalise(raw)
     except InvalidNumber as exc:
-        return f"“{escape(raw)}” is not an Australian mobile number ({exc}). Usage: `/mms {verb} 0412 345 678 [reason]` (no spaces in the number)."
+        return f"“{escape(raw)}” is not an Australian mobile number ({exc}). Usage: `/mms {verb} 0412 345 678 [reason]`."
     if verb == "suppress":
         added = store.suppress(number, SOURCE_ADMIN, reason.strip(), actor)
         return (f"{display_number(number)} is now suppressed: it will not be sent to again." if added

@@ -136,6 +136,20 @@ class BotProcess:
         assert answer.status_code == 200 and answer.json() == {"response_action": "clear"}, answer.content[:500]
         return review
 
+    def click(self, blocks: list[dict], action_id: str, user: str = ADMIN, channel: str = "C1") -> httpx.Response:
+        """Press the button with ``action_id`` in a message's blocks, as Slack sends the click."""
+        button = next(e for b in blocks if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == action_id)
+        block = next(b for b in blocks if b.get("type") == "actions" and button in b["elements"])
+        payload = {
+            "type": "block_actions", "team": {"id": "T1", "domain": "test"}, "user": {"id": user, "team_id": "T1"},
+            "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3", "is_enterprise_install": False, "enterprise": None,
+            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": "general"}, "response_url": f"{self.slack.server.base_url}/respond/action",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": block.get("block_id", ""), "value": button.get("value", ""),
+                         "text": button["text"], "action_ts": "1.0"}],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}).encode())
+
     def click_resend(self, send_id: int, user: str = ADMIN) -> httpx.Response:
         payload = {
             "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1", "trigger_id": "1.2.3",
