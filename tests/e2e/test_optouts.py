@@ -126,7 +126,7 @@ def test_admins_suppress_and_unsuppress_others_may_not(bot, slack, cellcast, tmp
 
 
 def test_a_failed_opt_out_sync_is_shown_on_the_review_and_does_not_block_the_send(bot_factory, slack, cellcast):
-    cellcast.read_script.extend(["500"] * 6)
+    cellcast.fail_reads("/api/v1/apiClient/getOptout", *["500"] * 6)
     bot = bot_factory()
     bot.submit(form(contacts="0400000001"))
     review = bot.review()

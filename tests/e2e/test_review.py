@@ -76,14 +76,14 @@ def test_a_balance_lower_than_the_send_is_a_clear_warning(bot, cellcast):
 
 
 def test_a_balance_that_cannot_be_read_is_shown_with_why(bot, cellcast):
-    cellcast.read_script.append("500")
+    cellcast.fail_reads("/api/v1/apiClient/account", "500")
     bot.submit(form(contacts="0400000001"))
     review = bot.review()
     assert review.get("submit") and "balance unknown" in text_of(review) and "could not be read" in text_of(review)
 
 
 def test_a_refused_api_key_blocks_the_send_on_the_problems_view(bot, cellcast):
-    cellcast.read_script.append("401")
+    cellcast.fail_reads("/api/v1/apiClient/account", "401")
     bot.submit(form(contacts="0400000001"))
     assert "API key was refused" in problem(bot.review(), "gateway")
     assert cellcast.calls == []

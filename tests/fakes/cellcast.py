@@ -55,7 +55,7 @@ class FakeCellcast:
     script: deque = field(default_factory=deque)
     mms_balance: float = 10000
     reads: list[tuple[str, float]] = field(default_factory=list)  # (path with query, arrival) of every GET
-    read_script: deque = field(default_factory=deque)  # behaviours for GETs, one per request, like `script`
+    read_failures: dict = field(default_factory=dict)  # path → deque of behaviours ("401", "500", "429"), one per GET of it
     api_key: str = ""  # when set, GETs with another key get the documented 401
     optout_list: list[str] = field(default_factory=list)  # as Cellcast lists them: 400000000 or 61400000000
     responses: list[dict] = field(default_factory=list)  # inbound replies, newest first: {from, body, received_at, message_id}
@@ -84,6 +84,10 @@ class FakeCellcast:
     def then(self, *behaviours) -> "FakeCellcast":
         self.script.extend(behaviours)
         return self
+
+    def fail_reads(self, path: str, *behaviours: str) -> None:
+        """The next GETs of ``path`` (e.g. "/api/v1/apiClient/account") answer these behaviours."""
+        self.read_failures.setdefault(path, deque()).extend(behaviours)
 
     def all_contacts(self) -> list[str]:
         return [c for call in self.calls for c in call.contacts]
@@ -141,7 +145,8 @@ class FakeCellcast:
         path = handler.path.split("?")[0]
         with self.server.lock:
             self.reads.append((handler.path, time.monotonic()))
-            behaviour = self.read_script.popleft() if self.read_script else "ok"
+            queue = self.read_failures.get(handler.path.split("?")[0])
+            behaviour = queue.popleft() if queue else "ok"
         if handler.headers.get("Authorization") != "Bearer " + self.api_key and self.api_key:
             handler.send(401, json.dumps(TOKEN_401).encode())
             return
