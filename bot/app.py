@@ -28,7 +28,7 @@ from bot.sending.permissions import Permissions
 from bot.sending.review import read_balance
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
-from bot.slack import actions, commands, review
+from bot.slack import actions, commands, home, review
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporter import SlackReporter
 from bot.store import Store
@@ -144,7 +144,7 @@ def build(settings: Settings) -> Bot:
                              on_delivered=lambda kind: metrics.reports_delivered.labels(kind).inc(),
                              on_error=lambda method, error: metrics.slack_errors.labels(method, error).inc())
     sync = CellcastSync(store, gateway, owner=instance_id, every=settings.sync_seconds, on_report_due=reporter.wake,
-                        replies_channel=settings.replies_channel)
+                        replies_channel=settings.replies_channel, delivery_hours=settings.delivery_hours)
     dispatcher = Dispatcher(
         store, gateway, limiter, instance_id=instance_id, stopping=stopping, max_in_flight=settings.cellcast_max_in_flight,
         resume_within=settings.resume_within, on_report_due=reporter.wake,
@@ -173,7 +173,7 @@ def build(settings: Settings) -> Bot:
 
     periodic.every(86400.0, "retention sweep", retention, first_in=60.0)
     if not settings.dry_run:
-        periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies)", sync.run)
+        periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies, delivery reports)", sync.run)
     services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, sync, metrics, stopping)
 
     @app.use
@@ -184,4 +184,5 @@ def build(settings: Settings) -> Bot:
     commands.register(app)
     review.register(app)
     actions.register(app)
+    home.register(app)
     return Bot(app, services)

@@ -13,12 +13,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
 import httpx
 
 from bot.sending.gateway import (
     BalanceTooLow,
     ContactsRejected,
+    DeliveryRecord,
     GatewayRejected,
     GatewayResult,
     InboundReply,
@@ -43,6 +45,7 @@ SEND_PATH = "/api/v1/gatewaymms"
 ACCOUNT_PATH = "/api/v1/apiClient/account"
 OPTOUT_PATH = "/api/v1/apiClient/getOptout"
 RESPONSES_PATH = "/api/v1/apiClient/getResponses"
+REPORT_PATH = "/api/v2/report/message"
 COUNTRY_CODE_AU = "61"
 
 
@@ -131,6 +134,17 @@ class CellcastClient:
         except (KeyError, TypeError):
             raise MalformedResponse("the replies were not in the documented shape") from None
         return Page(items, _has_next(data, page))
+
+    def delivery_page(self, from_date: str, to_date: str, page: int, limit: int = 100) -> Page:
+        params = {"campType": "mms", "fromDate": from_date, "toDate": to_date, "page": page, "limit": limit}
+        data = _read_v2(self._read(REPORT_PATH, f"delivery reports page {page}", params))
+        if not isinstance(data, dict):
+            raise MalformedResponse("the delivery report was not in the documented shape")
+        return Page([r for r in (_delivery(item) for item in data.get("items") or []) if r], _has_next(data, page))
+
+    def delivery(self, message_id: str) -> DeliveryRecord | None:
+        data = _read_v2(self._read(f"{REPORT_PATH}/{quote(message_id, safe='')}", "a delivery report"))
+        return _delivery(data) if isinstance(data, dict) else None
 
     def _read(self, path: str, what: str, params: dict | None = None) -> httpx.Response:
         return self._call("GET", self._base + path, what, lambda: self._before_request("read"), "read", params=params)
@@ -262,6 +276,30 @@ def _read_data(response: httpx.Response) -> dict:
     if isinstance(meta, dict) and str(meta.get("status", "")).lower() not in ("success", ""):
         raise GatewayRejected(_message_of(body) or str(meta.get("status")), status=status)
     return body["data"]
+
+
+def _read_v2(response: httpx.Response) -> object:
+    """The v2 reports' envelope: ``{status: bool, message, data, error}``; an unknown id is 200 with status false."""
+    status = response.status_code
+    body = _json_or_none(response)
+    if status == 401:
+        raise TokenExpired(_message_of(body), status=status)
+    if 500 <= status <= 599:
+        raise ServerError(_message_of(body) or response.reason_phrase, status=status)
+    if status != 200:
+        raise GatewayRejected(_message_of(body) or response.reason_phrase, status=status)
+    if not isinstance(body, dict):
+        raise MalformedResponse("the answer was not JSON", status=status)
+    if body.get("status") is False:
+        return None
+    return body.get("data")
+
+
+def _delivery(item: object) -> DeliveryRecord | None:
+    if not isinstance(item, dict) or not item.get("_id") or not item.get("receiver"):
+        return None
+    return DeliveryRecord(str(item["_id"]), str(item.get("status") or "").lower(), str(item["receiver"]),
+                          str(item.get("message") or ""), str(item.get("createdAt") or ""))
 
 
 def _has_next(data: dict, page: int) -> bool:

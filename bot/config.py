@@ -37,6 +37,7 @@ class Settings:
     webhook_secret: str | None = None
     optout_text: str = "Reply STOP to opt out"
     replies_channel: str | None = None
+    delivery_hours: float = 72.0
 
     @property
     def socket_mode(self) -> bool:
@@ -97,6 +98,7 @@ class Settings:
             # Set but empty turns the footer off (senders exempt under the Spam Act); unset means the default.
             optout_text=env["MMS_OPTOUT_TEXT"].strip() if "MMS_OPTOUT_TEXT" in env else "Reply STOP to opt out",
             replies_channel=get("MMS_REPLIES_CHANNEL"),
+            delivery_hours=number("MMS_DELIVERY_HOURS", "72", float, 0.0001, 24 * 30),
         )
 
 

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 from bot.sending.outcomes import OUTCOMES, NumberOutcome
 
 FINAL_BATCH_STATES = ("queued", "failed", "unknown", "expired")  # a batch in one of these has its outcome
-REPORT_KINDS = ("post", "image", "progress", "summary", "csv", "notice", "reply", "suppression_csv")
+REPORT_KINDS = ("post", "image", "progress", "summary", "csv", "delivery", "notice", "reply", "suppression_csv", "send_csv")
 JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024  # bytes the WAL file is cut back to after a checkpoint
 
 
@@ -79,6 +79,13 @@ class SendRecord:
     n_unknown: int
     n_expired: int
     review_suppressed: int  # numbers left out at review because they were on the suppression list
+    n_delivered: int  # of the queued: Cellcast's report says delivered
+    n_undelivered: int  # of the queued: a final status other than delivered
+    delivery_done_at: str | None  # when the final delivery tally was made (all final, or the window ran out)
+
+    @property
+    def delivery_pending(self) -> int:
+        return max(0, self.n_queued - self.n_delivered - self.n_undelivered)
 
     def count(self, outcome: str) -> int:
         return getattr(self, f"n_{outcome}")
@@ -185,7 +192,8 @@ class Store:
                 "created_at": str, "finished_at": str, "resend_of": int, "dry_run": int,
                 "batches_total": int, "batches_done": int, "turn": int, "active_at": float, "images_ok": int,
                 "reported_at": str, "purged_at": str, "stop_kind": str, "stop_message": str, "review_suppressed": int,
-                "worked_by": str, "report_hold_until": float, **{f"n_{outcome}": int for outcome in OUTCOMES},
+                "worked_by": str, "report_hold_until": float, "n_delivered": int, "n_undelivered": int,
+                "delivery_done_at": str, **{f"n_{outcome}": int for outcome in OUTCOMES},
             }
             db["sends"].create(
                 send_columns, pk="id", not_null={"view_id", "user_id", "channel_id", "message", "state"},
@@ -216,6 +224,7 @@ class Store:
             )
             db["recipients"].create_index(["send_id", "outcome"], if_not_exists=True)
             db["recipients"].create_index(["number"], if_not_exists=True)
+            db["recipients"].create_index(["message_id"], if_not_exists=True)
             db["reports"].create(
                 {"id": int, "key": str, "send_id": int, "kind": str, "payload": str, "created_at": str, "due_at": float,
                  "attempts": int, "last_error": str, "owner": str, "lease_until": float, "done_at": float, "delivered_at": float},
@@ -421,10 +430,11 @@ class Store:
         order = {o: i for i, o in enumerate(OUTCOMES)}
         return sorted(groups.values(), key=lambda g: (order.get(g.outcome, 99), -g.count, g.reason))
 
-    def iter_recipients(self, send_id: int) -> Iterator[tuple[str, str, str, str]]:
-        """(number, outcome, reason, message id) of every entry, in the order they were settled."""
+    def iter_recipients(self, send_id: int) -> Iterator[tuple[str, str, str, str, str]]:
+        """(number, outcome, reason, message id, delivery status) of every entry, in the order they were settled."""
         cursor = self.db.conn.execute(
-            "SELECT number, outcome, COALESCE(reason, ''), COALESCE(message_id, '') FROM recipients WHERE send_id = ? ORDER BY id", [send_id])
+            "SELECT number, outcome, COALESCE(reason, ''), COALESCE(message_id, ''), COALESCE(delivery, '')"
+            " FROM recipients WHERE send_id = ? ORDER BY id", [send_id])
         while rows := cursor.fetchmany(5000):
             yield from rows
 
@@ -515,6 +525,96 @@ class Store:
     def pending_of(self, send_id: int) -> list[ClaimedBatch]:
         rows = self.db.execute("SELECT id, send_id, seq, contacts FROM batches WHERE send_id = ? AND state = 'pending'", [send_id]).fetchall()
         return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # -- delivery reports --------------------------------------------------------------------
+
+    def sends_awaiting_delivery(self, created_after: str) -> list[dict]:
+        """Finished, real sends with queued numbers and no final delivery tally yet, newest window only."""
+        return list(self.db.query(
+            "SELECT id, created_at, n_queued, n_delivered, n_undelivered FROM sends WHERE state = 'done' AND dry_run = 0"
+            " AND delivery_done_at IS NULL AND n_queued > 0 AND purged_at IS NULL AND created_at >= ?", [created_after]))
+
+    def sends_past_delivery_window(self, created_before: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT id FROM sends WHERE state = 'done' AND dry_run = 0 AND delivery_done_at IS NULL AND n_queued > 0"
+            " AND created_at < ?", [created_before])
+        return [row[0] for row in rows]
+
+    def undelivered_messages(self, send_ids: list[int], in_flight: Iterable[str]) -> dict[tuple[str, str], int]:
+        """(message id, number) → recipient row id, for queued numbers without a final delivery status."""
+        if not send_ids:
+            return {}
+        states = list(in_flight)
+        rows = self.db.execute(
+            f"SELECT message_id, number, id FROM recipients WHERE send_id IN ({','.join('?' * len(send_ids))}) AND outcome = 'queued'"
+            f" AND message_id IS NOT NULL AND (delivery IS NULL OR delivery IN ({','.join('?' * len(states))}))", [*send_ids, *states])
+        return {(message_id, number): row_id for message_id, number, row_id in rows}
+
+    def queued_recipient(self, message_id: str, number: str) -> int | None:
+        row = self.db.execute("SELECT id FROM recipients WHERE message_id = ? AND number = ? AND outcome = 'queued'",
+                              [message_id, number]).fetchone()
+        return row[0] if row else None
+
+    def set_deliveries(self, updates: list[tuple[int, str]], delivered: Iterable[str], undelivered: Iterable[str]) -> list[int]:
+        """Record (recipient row id, status) pairs and recount the sends they belong to; returns those sends."""
+        if not updates:
+            return []
+        good, bad = list(delivered), list(undelivered)
+        with self._write() as db:
+            db.conn.executemany("UPDATE recipients SET delivery = ?, delivery_at = ? WHERE id = ?", [(status, now(), rid) for rid, status in updates])
+            send_ids = sorted({row[0] for chunk in _chunks([rid for rid, _ in updates], 900) for row in db.execute(
+                f"SELECT DISTINCT send_id FROM recipients WHERE id IN ({','.join('?' * len(chunk))})", chunk)})
+            for send_id in send_ids:
+                db.execute(
+                    f"""UPDATE sends SET
+                          n_delivered = (SELECT COUNT(*) FROM recipients WHERE send_id = ? AND outcome = 'queued' AND delivery IN ({','.join('?' * len(good))})),
+                          n_undelivered = (SELECT COUNT(*) FROM recipients WHERE send_id = ? AND outcome = 'queued' AND delivery IN ({','.join('?' * len(bad))}))
+                        WHERE id = ?""", [send_id, *good, send_id, *bad, send_id])
+                _due_paced(db, f"delivery:{send_id}", send_id, "delivery", time.time(), 10.0)
+        return send_ids
+
+    def delivery_done(self, send_id: int, tally: str) -> None:
+        """No more polling for this send: its final tally is due in the thread."""
+        with self._write() as db:
+            if db.execute("UPDATE sends SET delivery_done_at = ? WHERE id = ? AND delivery_done_at IS NULL", [now(), send_id]).rowcount:
+                _due(db, f"delivery:{send_id}", send_id, "delivery", time.time())
+                _due(db, f"delivery_final:{send_id}", send_id, "notice", time.time(), {"text": tally})
+
+    def unknown_batches_to_confirm(self, finished_after: str) -> list[dict]:
+        """Batches of unknown outcome (recent enough for the reports to show them) not checked since they settled."""
+        return list(self.db.query(
+            "SELECT b.id, b.send_id, b.started_at, b.finished_at, s.message FROM batches b JOIN sends s ON s.id = b.send_id"
+            " WHERE b.state = 'unknown' AND b.finished_at >= ? AND s.dry_run = 0 AND s.purged_at IS NULL", [finished_after]))
+
+    def unknown_numbers(self, batch_id: int) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT number FROM recipients WHERE batch_id = ? AND outcome = 'unknown'", [batch_id])]
+
+    def confirm_queued(self, batch_id: int, confirmed: dict[str, str], reason: str) -> int:
+        """Unknown numbers that Cellcast's report shows were queued become queued (with their message ids)."""
+        if not confirmed:
+            return 0
+        with self._write() as db:
+            count = 0
+            send_id = None
+            for number, message_id in confirmed.items():
+                row = db.execute("UPDATE recipients SET outcome = 'queued', message_id = ?, reason = ? WHERE batch_id = ? AND number = ?"
+                                 " AND outcome = 'unknown' RETURNING send_id", [message_id, reason, batch_id, number]).fetchone()
+                if row:
+                    count += 1
+                    send_id = row[0]
+            if count:
+                db.execute("UPDATE sends SET n_unknown = n_unknown - ?, n_queued = n_queued + ?, delivery_done_at = NULL WHERE id = ?",
+                           [count, count, send_id])
+        return count
+
+    def recent_sends(self, user_id: str | None, limit: int = 10) -> list[SendRecord]:
+        rows = self.db.execute(
+            "SELECT id FROM sends WHERE (? IS NULL OR user_id = ?) ORDER BY id DESC LIMIT ?", [user_id, user_id, limit]).fetchall()
+        return [self.get_send(row[0]) for row in rows]
+
+    def find_send(self, send_id: int) -> SendRecord | None:
+        row = self.db.execute("SELECT 1 FROM sends WHERE id = ?", [send_id]).fetchone()
+        return self.get_send(send_id) if row else None
 
     # -- retention ---------------------------------------------------------------------------
 
@@ -713,6 +813,11 @@ class Store:
 
 
 _INT_FIELDS = {f.name for f in fields(SendRecord) if f.type in ("int",)}
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _counts(outcomes: Iterable[NumberOutcome]) -> dict[str, int]:

@@ -29,6 +29,12 @@ class DryRunGateway:
     def replies(self, page: int) -> Page:
         return Page([], False)
 
+    def delivery_page(self, from_date: str, to_date: str, page: int, limit: int = 100) -> Page:
+        return Page([], False)
+
+    def delivery(self, message_id: str):
+        return None
+
     def send_mms(
         self,
         *,

@@ -52,6 +52,17 @@ class InboundReply:
 
 
 @dataclass(frozen=True)
+class DeliveryRecord:
+    """One message as Cellcast's report shows it."""
+
+    message_id: str
+    status: str  # lower case: queued, scheduled, sent, delivered, failed, blocked, rejected, expired, canceled, received
+    receiver: str
+    message: str = ""
+    created_at: str = ""  # ISO time
+
+
+@dataclass(frozen=True)
 class Page:
     items: list
     has_next: bool
@@ -162,6 +173,12 @@ class Gateway(Protocol):
 
     def replies(self, page: int) -> Page:
         """One page of inbound replies, newest first: ``items`` are InboundReply."""
+
+    def delivery_page(self, from_date: str, to_date: str, page: int, limit: int = 100) -> Page:
+        """One page of MMS delivery records between two dates (YYYY-MM-DD): ``items`` are DeliveryRecord."""
+
+    def delivery(self, message_id: str) -> DeliveryRecord | None:
+        """One message's record; None when Cellcast does not know the id."""
 
     def send_mms(
         self,

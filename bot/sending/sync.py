@@ -1,5 +1,6 @@
-"""Beside the send path: Cellcast's opt-out list into the suppression list, and recipients' replies
-into the thread of the send that reached them (an opt-out reply suppresses the number).
+"""Beside the send path: Cellcast's opt-out list into the suppression list, recipients' replies into
+the thread of the send that reached them (an opt-out reply suppresses the number), and delivery
+reports onto the sends (and unknown outcomes that the reports show were queued, confirmed).
 
 One process at a time runs the sync (a claim with a lease in the store), every
 ``CELLCAST_SYNC_SECONDS`` and before a review when the opt-outs are older than that. Webhooks
@@ -15,13 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.sending.contacts import InvalidNumber, normalise
-from bot.sending.gateway import Gateway, GatewayError, InboundReply, NotSent
+from bot.sending.delivery import CONFIRMED, DELIVERED, IN_FLIGHT, NOT_DELIVERED, is_final, tally
+from bot.sending.gateway import DeliveryRecord, Gateway, GatewayError, InboundReply, NotSent
 from bot.sending.optouts import OPTOUT, SOURCE_CELLCAST, SOURCE_REPLY, classify_reply
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 1000  # a safety bound on one sync's reads of a paged list
 FIRST_REPLY_PAGES = 20  # on the very first sync, how far back replies are read (for their opt-outs)
+SINGLE_LOOKUPS = 20  # at most this many messages still in flight: ask for each; more: read the report pages
+REPORT_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class OptoutStatus:
 
 class CellcastSync:
     def __init__(self, store, gateway: Gateway, *, owner: str, every: float, on_report_due=lambda: None,
-                 replies_channel: str | None = None, lease: float = 60.0) -> None:
+                 replies_channel: str | None = None, lease: float = 60.0, delivery_hours: float = 72.0) -> None:
         self._store = store
         self._gateway = gateway
         self._owner = owner
@@ -52,6 +56,7 @@ class CellcastSync:
         self._on_report_due = on_report_due
         self._replies_channel = replies_channel
         self._lease = lease
+        self._delivery_hours = delivery_hours
         self._lock = threading.Lock()  # one round at a time in this process
 
     # -- the periodic round ------------------------------------------------------------------
@@ -63,6 +68,7 @@ class CellcastSync:
         with self._lock:
             self._optouts()
             self._replies()
+            self._deliveries()
 
     def status(self) -> OptoutStatus:
         synced = self._store.sync_value("optouts_synced_at")
@@ -134,6 +140,100 @@ class CellcastSync:
         if first_sync and fresh:
             log.info("first reply sync: %d earlier replies recorded (opt-outs among them honoured), not posted", len(fresh))
 
+    # -- delivery reports --------------------------------------------------------------------
+
+    def _deliveries(self) -> None:
+        now = time.time()
+        window_start = _iso(now - self._delivery_hours * 3600)
+        for send_id in self._store.sends_past_delivery_window(window_start):
+            self._finish_delivery(send_id)
+        awaiting = self._store.sends_awaiting_delivery(window_start)
+        unknown = self._store.unknown_batches_to_confirm(window_start)
+        if not awaiting and not unknown:
+            return
+        pending = self._store.undelivered_messages([s["id"] for s in awaiting], IN_FLIGHT)
+        try:
+            if unknown or len({m for m, _ in pending}) > SINGLE_LOOKUPS:
+                since = min([s["created_at"] for s in awaiting] + [b["started_at"] for b in unknown])
+                records = self._report_pages(since, pending, until_resolved=not unknown)
+            else:
+                records = [r for r in (self._gateway.delivery(m) for m in sorted({m for m, _ in pending})) if r]
+        except (GatewayError, NotSent) as exc:
+            log.warning("delivery report sync failed: %s", getattr(exc, "user_message", str(exc)))
+            return
+        self._apply(records, pending)
+        for batch in unknown:
+            self._confirm(batch, records)
+        for send in self._store.sends_awaiting_delivery(window_start):
+            if send["n_delivered"] + send["n_undelivered"] >= send["n_queued"]:
+                self._finish_delivery(send["id"])
+
+    def _report_pages(self, since: str, pending: dict, until_resolved: bool) -> list[DeliveryRecord]:
+        """The report's pages from the first day in question, until every message in question has a
+        final status (or the pages end): a few calls for thousands of messages."""
+        start = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(timezone.utc)
+        from_date = datetime.fromtimestamp(start.timestamp() - 86400, timezone.utc).strftime("%Y-%m-%d")  # Cellcast's day may be AEST
+        to_date = datetime.fromtimestamp(time.time() + 86400, timezone.utc).strftime("%Y-%m-%d")
+        records: list[DeliveryRecord] = []
+        wanted = set(pending)
+        for page in range(1, MAX_PAGES + 1):
+            result = self._gateway.delivery_page(from_date, to_date, page, REPORT_PAGE_SIZE)
+            records.extend(result.items)
+            for record in result.items:
+                if is_final(record.status):
+                    wanted.discard((record.message_id, _national(record.receiver)))
+            if not result.has_next or (until_resolved and not wanted):
+                break
+        return records
+
+    def _apply(self, records: list[DeliveryRecord], pending: dict) -> None:
+        updates = []
+        for record in records:
+            row = pending.get((record.message_id, _national(record.receiver)))
+            if row is not None and record.status:
+                updates.append((row, record.status))
+        changed = self._store.set_deliveries(updates, DELIVERED, NOT_DELIVERED)
+        if changed:
+            self._on_report_due()
+
+    def _confirm(self, batch: dict, records: list[DeliveryRecord]) -> None:
+        """Numbers of an unknown batch found in the report (same text, same time) were queued after all.
+        Never the other way round: absence from the report proves nothing."""
+        numbers = set(self._store.unknown_numbers(batch["id"]))
+        if not numbers:
+            return
+        started = _epoch(batch["started_at"]) - 60
+        finished = _epoch(batch["finished_at"] or batch["started_at"]) + 600
+        text = _plain(batch["message"])
+        found: dict[str, str] = {}
+        for record in records:
+            number = _national(record.receiver)
+            if number in numbers and _plain(record.message) == text and started <= _epoch(record.created_at) <= finished:
+                found.setdefault(number, record.message_id)
+        confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED)
+        if confirmed:
+            remaining = len(numbers) - confirmed
+            log.info("send %d: Cellcast's report confirms %d number(s) of unknown outcome were queued", batch["send_id"], confirmed)
+            self._store.report_due(f"confirmed:{batch['id']}:{confirmed}", batch["send_id"], "notice", {"text": (
+                f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose outcome was unknown were queued"
+                + (f"; {remaining:,} stay unknown." if remaining else ".") + " The CSV below has them.")})
+            self._store.report_due(f"csv:{batch['send_id']}", batch["send_id"], "csv")
+            self._on_report_due()
+
+    def _finish_delivery(self, send_id: int) -> None:
+        send = self._store.get_send(send_id)
+        self._store.delivery_done(send_id, tally(send.n_delivered, send.n_undelivered, send.n_queued, self._delivery_hours))
+        self._on_report_due()
+
+    def take_delivery(self, message_id: str, receiver: str, status: str) -> bool:
+        """A delivery status pushed by Cellcast's webhook."""
+        row = self._store.queued_recipient(message_id, _national(receiver) or "")
+        if row is None:
+            return False
+        if self._store.set_deliveries([(row, status.lower())], DELIVERED, NOT_DELIVERED):
+            self._on_report_due()
+        return True
+
     # -- one reply, from polling or a webhook ------------------------------------------------
 
     def take_reply(self, reply: InboundReply, source: str, post: bool = True) -> int | None:
@@ -171,12 +271,30 @@ class CellcastSync:
                 return False
             self.take_reply(InboundReply(payload["sender"], text, "", payload["_id"]), "webhook")
             return True
+        if payload.get("type") == "send" and isinstance(payload.get("receiver"), str) and isinstance(payload.get("status"), str):
+            self.take_delivery(payload["_id"], payload["receiver"], payload["status"])
+            return True  # a status for a message the bot does not know is answered 200 all the same: nothing to retry
         return False
 
 
 def reply_key(reply: InboundReply) -> str:
     """Polled replies carry no id of their own: the sender, the time and the text identify one."""
     return f"poll:{reply.number}|{reply.received_at}|{reply.body}"
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return 0.0
+
+
+def _plain(message: str) -> str:
+    return message.replace("\r\n", "\n").strip()
 
 
 def _national(raw: str) -> str | None:

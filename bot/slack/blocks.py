@@ -62,7 +62,17 @@ def status_line(summary: SendSummary) -> str:
     if not summary.finished:
         so_far = f" {send.n_queued:,} queued so far." if send.batches_done else ""
         return f":hourglass_flowing_sand: Sending… {send.batches_done:,} of {count(send.batches_total, 'batch', 'batches')} done.{so_far}"
-    return ":white_check_mark: Done: " + totals(summary) + " Details in the thread."
+    return ":white_check_mark: Done: " + totals(summary) + delivery_line(summary) + " Details in the thread."
+
+
+def delivery_line(summary: SendSummary) -> str:
+    send = summary.send
+    if send.dry_run or not send.n_queued:
+        return ""
+    if send.n_delivered + send.n_undelivered == 0:
+        return " Delivery: not reported yet." if not send.delivery_done_at else " Delivery: not reported."
+    return (f" Delivery: {send.n_delivered:,} delivered, {send.n_undelivered:,} not delivered, "
+            f"{send.delivery_pending:,} {'pending' if not send.delivery_done_at else 'not reported'}.")
 
 
 def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
@@ -124,6 +134,22 @@ def resend_actions(send_id: int, summary: SendSummary) -> dict:
     }
 
 
+def history_line(send) -> str:
+    """One send in a line: when, who, where, how many, what happened, and its id for /mms status."""
+    where = f"<#{send.channel_id}>" if send.channel_id.startswith(("C", "G")) else "a direct message"
+    counts = [f"{send.n_queued:,} queued"]
+    if send.n_delivered or send.n_undelivered:
+        counts += [f"{send.n_delivered:,} delivered", f"{send.n_undelivered:,} not delivered"]
+    if send.n_unknown or send.n_unconfirmed:
+        counts.append(f"{send.n_unknown + send.n_unconfirmed:,} unknown")
+    if send.n_failed or send.n_expired:
+        counts.append(f"{send.n_failed + send.n_expired:,} not sent")
+    state = "" if send.state == "done" else " (sending)"
+    dry = " (dry run)" if send.dry_run else ""
+    return (f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
+            f"{count(send.total_contacts, 'number')}{dry}{state}: {', '.join(counts)} — send `{send.id}`")
+
+
 def notice(text: str) -> tuple[str, list[dict]]:
     return cut(text.replace("*", ""), MAX_MESSAGE_TEXT), [section(text)]
 
@@ -149,7 +175,7 @@ def reply_message(reply: dict) -> tuple[str, list[dict]]:
 # -- the results CSV ---------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CSV_HEADER = ["number", "outcome", "reason", "message_id"]
+CSV_HEADER = ["number", "outcome", "reason", "message_id", "delivery"]
 
 
 def _cell(value: str) -> str:
@@ -157,14 +183,14 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_results_csv(rows: Iterable[tuple[str, str, str, str]], out: IO[str]) -> int:
+def write_results_csv(rows: Iterable[tuple[str, str, str, str, str]], out: IO[str]) -> int:
     """Every entry and what happened to it, written as it is read (never built whole in memory)."""
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     written = 0
-    for number, outcome, reason, message_id in rows:
+    for number, outcome, reason, message_id, delivery in rows:
         shown = display_number(number).replace(" ", "") if outcome != o.INVALID else number
-        writer.writerow([_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id])
+        writer.writerow([_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id, delivery])
         written += 1
     return written
 
@@ -180,6 +206,8 @@ HELP = (
     "*MMS bot*\n"
     "• `/mms` — open the form to send an MMS (picture message) to Australian mobiles. You see a review before anything is sent.\n"
     "• `/mms help` — this help.\n"
+    "• `/mms history` — your last 10 sends (admins: `/mms history all`).\n"
+    "• `/mms status <send id>` — one send's full summary, and its CSV by direct message.\n"
     "Admins only:\n"
     "• `/mms allow @user` — let someone send.\n"
     "• `/mms revoke @user` — stop someone sending.\n"
@@ -188,5 +216,5 @@ HELP = (
     "• `/mms unsuppress <number> [reason]` — take a number off the suppression list (a reason is needed if it opted out).\n"
     "• `/mms suppressed` — how many are suppressed, the latest, and the full list as a CSV by direct message.\n"
     "Results are posted in the channel you sent from, with details in the thread. "
-    "If the bot is not in that channel, you get them by direct message: invite it with `/invite @MMS bot`."
+    "If the bot is not in that channel, you get them by direct message: invite it with `/invite @mms-bot`."
 )

@@ -11,8 +11,9 @@ from slack_sdk.errors import SlackApiError
 from bot.sending.contacts import InvalidNumber, normalise
 from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppress
 from bot.sending.permissions import NotAdmin, Permissions
-from bot.slack.blocks import HELP
-from bot.slack.kit import display_number, escape
+from bot.sending.summary import summarise
+from bot.slack.blocks import HELP, history_line, status_line, thread_summary
+from bot.slack.kit import context, display_number, escape, section
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ def mms_command(ack, command, client, respond, context) -> None:
         ack(text=admin_command(permissions, user, verb, argument), response_type="ephemeral")
     elif verb in ("suppress", "unsuppress", "suppressed"):
         ack(text=suppression_command(context["services"], user, verb, argument), response_type="ephemeral")
+    elif verb == "history":
+        ack(text=history(context["services"], user, argument), response_type="ephemeral")
+    elif verb == "status":
+        text, blocks = status(context["services"], user, argument)
+        ack(text=text, blocks=blocks, response_type="ephemeral")
     else:
         ack(text=f"I don't know `/mms {verb}`.\n\n{HELP}", response_type="ephemeral")
 
@@ -79,6 +85,36 @@ def split_number(argument: str) -> tuple[str, str]:
     if not taken:
         return (tokens[0] if tokens else ""), " ".join(tokens[1:])
     return " ".join(taken), " ".join(tokens[len(taken):])
+
+
+def history(services, actor: str, argument: str) -> str:
+    everyone = argument.strip().lower() == "all"
+    if everyone and not services.permissions.is_admin(actor):
+        return "Only admins can see everyone's sends. `/mms history` shows yours."
+    sends = services.store.recent_sends(None if everyone else actor, 10)
+    if not sends:
+        return "No sends yet." if everyone else "You have not sent any MMS yet."
+    title = "The last 10 sends" if everyone else "Your last 10 sends"
+    return f"*{title}* (details: `/mms status <send id>`):\n" + "\n".join(history_line(send) for send in sends)
+
+
+def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]:
+    """One send's summary, re-rendered from the store, for its sender and admins; the CSV follows by DM."""
+    ident = argument.strip().lstrip("#`").rstrip("`")
+    send = services.store.find_send(int(ident)) if ident.isdigit() else None
+    if send is None:
+        return f"There is no send `{escape(ident)}`. `/mms history` lists yours with their ids.", None
+    if send.user_id != actor and not services.permissions.is_admin(actor):
+        return "Only the person who sent it, or an admin, can see that send.", None
+    summary = summarise(services.store, send.id)
+    text, blocks, _ = thread_summary(summary)
+    head = section(history_line(send) + ("\n" + escape(status_line(summary)) if not send.purged_at else
+                   f"\nIts per-number details were deleted after {services.settings.retention_days} days; the counts stay."))
+    if not send.purged_at:
+        services.store.report_due(f"send_csv:{send.id}:{actor}:{time.time()}", None, "send_csv", {"user_id": actor, "send_id": send.id})
+        services.reporter.wake()
+        blocks = blocks + [context("The CSV with every number is on its way to you by direct message.")]
+    return text, [head] + blocks[:49]
 
 
 def suppression_command(services, actor: str, verb: str, argument: str) -> str:

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from typing import IO
 from urllib.error import URLError
 
 import httpx
@@ -182,6 +183,8 @@ class SlackReporter:
         elif report.kind == "progress":
             if send.state == "open":
                 self._update(self._ensure_posted(send))
+        elif report.kind == "delivery":
+            self._update(self._ensure_posted(send))  # the channel message's delivery counts
         elif report.kind == "summary":
             send = self._update(self._ensure_posted(send))
             summary = summarise(self._store, send.id)
@@ -209,6 +212,8 @@ class SlackReporter:
             text, blocks = reply_message(self._store.get_reply(payload["reply_id"]))
         elif report.kind == "suppression_csv":
             return self._suppression_csv(payload["user_id"])
+        elif report.kind == "send_csv":
+            return self._send_csv(payload["user_id"], payload["send_id"])
         else:
             text, blocks = notice(payload.get("text", ""))
         channel = payload.get("channel") or (self._dm(payload["user_id"]) if payload.get("user_id") else None)
@@ -218,13 +223,22 @@ class SlackReporter:
             except Refused as refused:
                 log.error("Slack refused a %s for %s (%s); check MMS_REPLIES_CHANNEL and invite the bot there", report.kind, channel, refused.error)
 
+    def _send_csv(self, user_id: str, send_id: int) -> None:
+        self._with_csv(lambda out: write_results_csv(self._store.iter_recipients(send_id), out),
+                       lambda path: self._upload(self._dm(user_id), None, path, f"mms-send-{send_id}-results.csv", f"Send {send_id}: every number"))
+
     def _suppression_csv(self, user_id: str) -> None:
-        dm = self._dm(user_id)
+        self._with_csv(lambda out: write_suppression_csv(self._store.iter_suppressions(), out),
+                       lambda path: self._upload(self._dm(user_id), None, path, "mms-suppression-list.csv", "Every suppressed number"))
+
+    @staticmethod
+    def _with_csv(write: Callable[[IO[str]], object], upload: Callable[[str], None]) -> None:
+        """A CSV written row by row to a temporary file (never whole in memory), uploaded, then deleted."""
         with tempfile.NamedTemporaryFile("w+", suffix=".csv", encoding="utf-8-sig", newline="", delete=False) as out:
             path = out.name
-            write_suppression_csv(self._store.iter_suppressions(), out)
+            write(out)
         try:
-            self._upload(dm, None, path, "mms-suppression-list.csv", "Every suppressed number")
+            upload(path)
         finally:
             os.unlink(path)
 
@@ -310,13 +324,9 @@ class SlackReporter:
         return self._dm_channels[user_id]
 
     def _upload_csv(self, send: SendRecord) -> None:
-        with tempfile.NamedTemporaryFile("w+", suffix=".csv", encoding="utf-8-sig", newline="", delete=False) as out:
-            path = out.name
-            write_results_csv(self._store.iter_recipients(send.id), out)
-        try:
-            self._upload_into_thread(send, lambda s: path, f"mms-send-{send.id}-results.csv", "Every number and what happened to it")
-        finally:
-            os.unlink(path)
+        self._with_csv(lambda out: write_results_csv(self._store.iter_recipients(send.id), out),
+                       lambda path: self._upload_into_thread(send, lambda s: path, f"mms-send-{send.id}-results.csv",
+                                                             "Every number and what happened to it"))
 
     def _upload_into_thread(self, send: SendRecord, content: Callable[[SendRecord], bytes | str | None], filename: str, title: str) -> None:
         body = content(send)
@@ -386,7 +396,7 @@ def why_dm(error: str, channel: str, moved: bool = False) -> str:
     lead = ":information_source: "
     if error in ("not_in_channel", "channel_not_found"):
         return (f"{lead}I couldn't post in <#{channel}> because I'm not a member of it (private channels need an invitation). "
-                "Invite me with `/invite @MMS bot` in that channel; until then, results come here.")
+                "Invite me with `/invite @mms-bot` in that channel; until then, results come here.")
     if error == "is_archived":
         return f"{lead}<#{channel}> {'was archived during this send' if moved else 'is archived'}, so results come here."
     return f"{lead}I couldn't post in <#{channel}> (Slack said `{error}`), so results come here."

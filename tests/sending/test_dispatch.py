@@ -130,7 +130,7 @@ def test_local_and_gateway_refusals_and_an_untidy_answer_all_end_in_one_outcome_
     summary = done(rig.store, send(dispatcher, ["0400000001", "0400000002", "12345", "0400000003"]))
     assert summary.count(o.QUEUED) == 2 and summary.count(o.UNSUBSCRIBED) == 1 and summary.count(o.INVALID) == 1
     assert summary.send.settled == summary.send.entries == 4  # duplicates in the answer counted once, the stray ignored
-    rows = {number: outcome for number, outcome, _, _ in rig.store.iter_recipients(summary.send.id)}
+    rows = {number: outcome for number, outcome, *_ in rig.store.iter_recipients(summary.send.id)}
     assert rows == {"400000001": "queued", "400000002": "unsubscribed", "400000003": "queued", "12345": "invalid"}
 
 
