@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ack_latency, parsing, review, suppression, throughput
+from bench import ack_latency, delivery, parsing, review, suppression, throughput
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
     review.run(quick)
     suppression.run(quick)
     throughput.run(quick)
+    delivery.run(quick)
 
 
 if __name__ == "__main__":

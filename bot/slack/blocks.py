@@ -71,8 +71,10 @@ def delivery_line(summary: SendSummary) -> str:
         return ""
     if send.n_delivered + send.n_undelivered == 0:
         return " Delivery: not reported yet." if not send.delivery_done_at else " Delivery: not reported."
-    return (f" Delivery: {send.n_delivered:,} delivered, {send.n_undelivered:,} not delivered, "
-            f"{send.delivery_pending:,} {'pending' if not send.delivery_done_at else 'not reported'}.")
+    counts = f" Delivery: {send.n_delivered:,} delivered, {send.n_undelivered:,} not delivered"
+    if not send.delivery_pending:
+        return counts + "."
+    return counts + f", {send.delivery_pending:,} {'pending' if not send.delivery_done_at else 'not reported'}."
 
 
 def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:

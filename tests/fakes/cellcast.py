@@ -60,6 +60,8 @@ class FakeCellcast:
     optout_list: list[str] = field(default_factory=list)  # as Cellcast lists them: 400000000 or 61400000000
     responses: list[dict] = field(default_factory=list)  # inbound replies, newest first: {from, body, received_at, message_id}
     responses_per_page: int = 20
+    messages: dict = field(default_factory=dict)  # message id → its delivery record, for the report endpoints
+    initial_status: str = "queued"  # what a queued message's record says until deliver() changes it
 
     def start(self, port: int = 0) -> "FakeCellcast":
         fake = self
@@ -84,6 +86,12 @@ class FakeCellcast:
     def then(self, *behaviours) -> "FakeCellcast":
         self.script.extend(behaviours)
         return self
+
+    def deliver(self, number: str, status: str) -> None:
+        """The delivery report for the latest message to ``number`` (national form) now says ``status``."""
+        record = [m for m in self.messages.values() if m["receiver"] == number][-1]
+        record["status"] = status
+        record["updatedAt"] = _iso_now()
 
     def fail_reads(self, path: str, *behaviours: str) -> None:
         """The next GETs of ``path`` (e.g. "/api/v1/apiClient/account") answer these behaviours."""
@@ -120,6 +128,10 @@ class FakeCellcast:
             time.sleep(arg)
             handler.send(200, json.dumps(self._queue_report(call)).encode())
         elif name == "drop":
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            handler.close_connection = True
+        elif name == "queue_then_drop":  # Cellcast queued them, and then the answer never came back
+            self._queue_report(call)
             handler.connection.shutdown(socket.SHUT_RDWR)
             handler.close_connection = True
         elif name == "429":
@@ -165,6 +177,19 @@ class FakeCellcast:
             page = int(_query(handler.path).get("page", 1))
             items = list(self.responses)
             handler.send(200, json.dumps(_paged(f"You have {len(items)} response(s)", items, page, self.responses_per_page)).encode())
+        elif path == "/api/v2/report/message":
+            query = _query(handler.path)
+            page, limit = int(query.get("page", 1)), int(query.get("limit", 100))
+            low, high = query.get("fromDate", "0000-00-00"), query.get("toDate", "9999-99-99")
+            items = sorted((m for m in self.messages.values() if low <= m["createdAt"][:10] <= high),
+                           key=lambda m: m["createdAt"], reverse=True)
+            body = _paged("Success", items, page, limit)
+            handler.send(200, json.dumps({"status": True, "message": "Success", "data": body["data"], "error": {}}).encode())
+        elif path.startswith("/api/v2/report/message/"):
+            record = self.messages.get(path.rsplit("/", 1)[1])
+            answer = {"status": True, "message": "Success", "data": record, "error": {}} if record else \
+                {"status": False, "message": "Message not found", "data": {}, "error": {}}
+            handler.send(200, json.dumps(answer).encode())
         elif path == "/api/v1/apiClient/account":
             handler.send(200, json.dumps({
                 "meta": {"code": 200, "status": "SUCCESS"}, "message": "Here's your account",
@@ -184,7 +209,13 @@ class FakeCellcast:
             elif national in self.unsubscribed:
                 unsubscribed.append(national)
             else:
-                queued.append({"Contact": national, "MessageId": f"6752be53{len(self.calls):08x}{index:08x}", "Result": "Message added to queue."})
+                message_id = f"6752be53{len(self.calls):08x}{index:08x}"
+                queued.append({"Contact": national, "MessageId": message_id, "Result": "Message added to queue."})
+                self.messages[message_id] = {
+                    "_id": message_id, "status": self.initial_status, "message": call.fields.get("message", ""),
+                    "sender": call.fields.get("sender", "61400000001"), "receiver": national, "creditAmount": 1,
+                    "createdAt": _iso_now(), "updatedAt": _iso_now(), "customerResponse": None, "customerResponseAt": None,
+                    "customerResponseMedia": None, "media": None}
         return {
             **ENVELOPE, "status": True, "message": "Request is being processed",
             "data": {
@@ -194,6 +225,12 @@ class FakeCellcast:
             },
             "error": {},
         }
+
+
+def _iso_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _query(path: str) -> dict[str, str]:
