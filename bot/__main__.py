@@ -10,9 +10,11 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from dotenv import load_dotenv
+from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
@@ -30,39 +32,77 @@ def _stop(signum, frame) -> None:
     raise Stop
 
 
+def socket_mode_alive(client) -> bool:
+    """Connected, and Slack answered a ping lately: a socket can stay open after Slack has gone."""
+    session = client.current_session
+    if session is None or not session.is_active():
+        return False
+    heard = session.last_ping_pong_time or getattr(session, "_first_ping_time", None)
+    return heard is None or time.time() - heard < 3 * client.ping_interval
+
+
+def _fail(message: str) -> int:
+    """One line, naming the setting and what to do; exit status 2; nothing was resumed or sent."""
+    print(f"mms-bot: {message}", file=sys.stderr)
+    return 2
+
+
 def main() -> int:
     load_dotenv(Path.cwd() / ".env")  # the working directory's .env; real environment variables win
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
-        print(f"mms-bot: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     configure_logging(settings.log_level, settings.secrets)
 
-    from bot.app import build  # after logging, so that start-up problems are logged masked
+    from bot.app import StartupError, build, check_slack  # after logging, so that start-up problems are logged masked
+    from bot.store import StoreError
     from bot.web import EVENTS_PATH, create_server, wsgi_app
 
-    bot = build(settings)
+    try:
+        who = check_slack(settings)
+    except StartupError as exc:
+        return _fail(str(exc))
+    log.info("Slack: signed in as %s in %s", who.get("user"), who.get("team"))
+    if not settings.admins:
+        log.warning("MMS_ADMINS is empty: nobody can allow people to send, or manage the suppression list. "
+                    "Set it to your member id (profile → ⋮ → Copy member ID) and restart.")
+    try:
+        bot = build(settings)
+    except StoreError as exc:
+        return _fail(f"{exc}. The directory must exist and be writable by this user (uid {os.getuid()}); "
+                     "in Docker, mount a volume owned by uid 10001 at /data")
     services = bot.services
     application = wsgi_app(
         None if settings.socket_mode else bot.app, health=bot.health, metrics=services.metrics.render,
         webhook=services.sync.take_webhook, webhook_secret=settings.webhook_secret,
     )
-    server = create_server(application, settings.host, settings.port)
+    try:
+        server = create_server(application, settings.host, settings.port)  # bound before anything is resumed
+    except OSError as exc:
+        bot.close()
+        return _fail(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): another program uses PORT "
+                     f"{settings.port}, or HOST is not an address of this machine; set PORT (and HOST) to free ones")
+    socket_mode = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_mode = SocketModeHandler(bot.app, settings.slack_app_token)
+        services.socket_mode_connected = lambda: socket_mode_alive(socket_mode.client)
+        try:
+            socket_mode.connect()
+        except SlackApiError as exc:
+            server.close()
+            bot.close()
+            return _fail(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level token with "
+                         "connections:write (Basic Information → App-Level Tokens) and turn Socket Mode on in the app's settings")
+        log.info("connected in Socket Mode; health and metrics on http://%s:%d", settings.host, settings.port)
+    else:
+        log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    socket_mode = None
     try:
         bot.start()
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            socket_mode = SocketModeHandler(bot.app, settings.slack_app_token)
-            services.socket_mode_connected = lambda: socket_mode.client.is_connected()
-            socket_mode.connect()
-            log.info("connected in Socket Mode; health and metrics on http://%s:%d", settings.host, settings.port)
-        else:
-            log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
         if settings.webhook_secret:
             log.info("taking Cellcast's webhooks at /cellcast/webhook/<CELLCAST_WEBHOOK_SECRET>")
         server.run()

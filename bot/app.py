@@ -8,12 +8,14 @@ import socket
 import threading
 import time
 import uuid
+from urllib.error import URLError
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.cellcast import CellcastClient
@@ -103,6 +105,31 @@ class Bot:
         services.gateway.close()
 
 
+class StartupError(RuntimeError):
+    """A setting that keeps the bot from working; the message names it and says what to do."""
+
+
+def check_slack(settings: Settings, attempts: int = 3) -> dict:
+    """auth.test before anything else: a refused or mistyped token, or no way to Slack, stops the start."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+    problem = ""
+    for attempt in range(attempts):
+        try:
+            return client.auth_test().data
+        except SlackApiError as exc:
+            error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+            if exc.response.status_code < 500 and error not in ("ratelimited", "internal_error", "service_unavailable"):
+                raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-…) again from "
+                                   "OAuth & Permissions, and reinstall the app if it was revoked") from None
+            problem = error
+        except (URLError, OSError, TimeoutError) as exc:
+            problem = getattr(exc, "reason", None) or type(exc).__name__
+        if attempt + 1 < attempts:
+            time.sleep(min(2 ** attempt, 4))
+    raise StartupError(f"cannot reach Slack at SLACK_API_URL ({settings.slack_api_url}): {problem}; check the network, "
+                       "a proxy (HTTPS_PROXY) or SLACK_API_URL")
+
+
 def build(settings: Settings) -> Bot:
     client = WebClient(
         token=settings.slack_bot_token,
@@ -118,6 +145,7 @@ def build(settings: Settings) -> Bot:
         process_before_response=False,
     )
     store = Store(settings.database_path)
+    store.check_writable()
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     store.register_instance(instance_id, os.getpid(), socket.gethostname())
     permissions = Permissions(store, settings.admins)

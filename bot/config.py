@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
         def get(name: str, default: str | None = None) -> str | None:
-            value = (env.get(name) or "").strip()
+            value = _unquoted((env.get(name) or "").strip())
             return value or default
 
         app_token = get("SLACK_APP_TOKEN")
@@ -60,6 +61,18 @@ class Settings:
         missing = [name for name in required if not get(name)]
         if missing:
             raise ConfigError(f"missing required settings: {', '.join(missing)} (see README, Settings)")
+        _check_tokens(get("SLACK_BOT_TOKEN"), app_token)
+        log_level = get("LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {get('LOG_LEVEL')!r}")
+        host = get("HOST", "0.0.0.0")
+        if not _HOST.fullmatch(host):
+            raise ConfigError(f"HOST must be an address to listen on such as 0.0.0.0 or 127.0.0.1, got {host!r}")
+        admins = [u.strip() for u in (get("MMS_ADMINS", "") or "").split(",") if u.strip()]
+        wrong = [u for u in admins if not _MEMBER_ID.fullmatch(u)]
+        if wrong:
+            raise ConfigError(f"MMS_ADMINS: {wrong[0]!r} is not a Slack member id (like U01ABCDEF); in Slack, open the "
+                              "person's profile → ⋮ → Copy member ID")
 
         def number(name: str, default: str, kind, low: float, high: float):
             raw = get(name, default)
@@ -76,7 +89,7 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=app_token,
             slack_api_url=_with_slash(get("SLACK_API_URL", "https://slack.com/api/")),
-            host=get("HOST", "0.0.0.0"),
+            host=host,
             port=number("PORT", "3000", int, 1, 65535),
             cellcast_api_key=get("CELLCAST_API_KEY") or "",
             cellcast_api_url=get("CELLCAST_API_URL", "https://api.cellcast.com"),
@@ -84,8 +97,8 @@ class Settings:
             cellcast_calls_per_second=number("CELLCAST_CALLS_PER_SECOND", "14", int, 1, 15),
             cellcast_max_in_flight=number("CELLCAST_MAX_IN_FLIGHT", "8", int, 1, 64),
             database_path=get("DATABASE_PATH", "mms-bot.db"),
-            admins=frozenset(u.strip() for u in (get("MMS_ADMINS", "") or "").split(",") if u.strip()),
-            log_level=get("LOG_LEVEL", "INFO").upper(),
+            admins=frozenset(admins),
+            log_level=log_level,
             dry_run=dry_run,
             credits_per_mms=number("MMS_CREDITS_PER_MMS", "1", float, 0, 100),
             contacts_max_bytes=number("MMS_CONTACTS_MAX_BYTES", "30000000", int, 1000, 500_000_000),
@@ -100,6 +113,28 @@ class Settings:
             replies_channel=get("MMS_REPLIES_CHANNEL"),
             delivery_hours=number("MMS_DELIVERY_HOURS", "72", float, 0.0001, 24 * 30),
         )
+
+
+_MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_HOST = re.compile(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?")
+
+
+def _unquoted(value: str) -> str:
+    """``docker run --env-file`` keeps the quotes that a .env file's reader strips: take them off here too."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1].strip()
+    return value
+
+
+def _check_tokens(bot_token: str, app_token: str | None) -> None:
+    if bot_token.startswith("xapp-"):
+        raise ConfigError("SLACK_BOT_TOKEN holds an app-level token (xapp-…): it belongs in SLACK_APP_TOKEN; "
+                          "SLACK_BOT_TOKEN takes the Bot User OAuth Token (xoxb-…)")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be the Bot User OAuth Token, starting xoxb- (OAuth & Permissions in the app's settings)")
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting xapp- (Basic Information → App-Level Tokens, "
+                          "scope connections:write); leave it unset for HTTP mode")
 
 
 def webhook_secret(value: str | None) -> str | None:

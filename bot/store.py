@@ -248,12 +248,19 @@ class Store:
             db["sync_state"].create({"name": str, "value": str, "owner": str, "lease_until": float, "updated_at": str},
                                     pk="name", if_not_exists=True)
 
-    def check_writable(self) -> None:
-        """Raises StoreError naming the file when nothing can be written (read-only, disk full, …)."""
+    def check_writable(self, timeout: float = 2.0) -> None:
+        """Raises StoreError naming the file when nothing can be written within ``timeout`` (read-only,
+        disk full, or held locked by another process): a fresh connection, so that a health check
+        never waits behind the bot's own 30-second busy timeout."""
         try:
-            with self._write() as db:
-                db.execute("INSERT OR REPLACE INTO instances (id, pid, host, started_at, seen_at) VALUES ('~health', 0, '', ?, ?)",
-                           [now(), time.time()])
+            conn = sqlite3.connect(self._path, timeout=timeout, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR REPLACE INTO instances (id, pid, host, started_at, seen_at) VALUES ('~health', 0, '', ?, ?)",
+                             [now(), time.time()])
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the database at {self._path!r} ({exc})") from None
 

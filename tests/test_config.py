@@ -19,8 +19,8 @@ def test_defaults():
 
 
 def test_socket_mode_needs_no_signing_secret_and_admins_are_split():
-    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "CELLCAST_API_KEY": "k", "SLACK_APP_TOKEN": "xapp-1", "MMS_ADMINS": "U1, U2,"})
-    assert settings.socket_mode and settings.admins == {"U1", "U2"}
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "CELLCAST_API_KEY": "k", "SLACK_APP_TOKEN": "xapp-1", "MMS_ADMINS": "U01ABC, W02XYZ,"})
+    assert settings.socket_mode and settings.admins == {"U01ABC", "W02XYZ"}
 
 
 @pytest.mark.parametrize("name, value", [("PORT", "http"), ("CELLCAST_TIMEOUT", "0"), ("CELLCAST_CALLS_PER_SECOND", "20")])

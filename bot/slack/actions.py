@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.sending.optouts import SOURCE_REPLY
 from bot.slack.blocks import ACTION_RESEND, ACTION_SUPPRESS
-from bot.slack.kit import display_number
+from bot.slack.kit import NOT_ON_THE_LIST, display_number, refusal
 
 
 def register(app) -> None:
@@ -18,7 +18,7 @@ def resend_clicked(ack, body, respond, context) -> None:
     services = context["services"]
     user = body["user"]["id"]
     if not services.permissions.can_send(user):
-        respond(text="You are not on the list of people who can send MMS.", response_type="ephemeral", replace_original=False)
+        respond(text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins), response_type="ephemeral", replace_original=False)
         return
     send_id = int(body["actions"][0]["value"])
     new_id = services.dispatcher.resend(send_id, user)
@@ -33,7 +33,7 @@ def suppress_clicked(ack, body, respond, context) -> None:
     services = context["services"]
     user = body["user"]["id"]
     if not services.permissions.can_send(user):
-        respond(text="You are not on the list of people who can send MMS.", response_type="ephemeral", replace_original=False)
+        respond(text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins), response_type="ephemeral", replace_original=False)
         return
     number = body["actions"][0]["value"]
     added = services.store.suppress(number, SOURCE_REPLY, "a person read the reply as an opt-out", user)

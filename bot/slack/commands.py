@@ -13,7 +13,7 @@ from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppres
 from bot.sending.permissions import NotAdmin, Permissions
 from bot.sending.summary import summarise
 from bot.slack.blocks import HELP, history_line, status_line, thread_summary
-from bot.slack.kit import context, display_number, escape, section
+from bot.slack.kit import NOT_ON_THE_LIST, context, display_number, escape, refusal, section
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 # <@U123|name>, <@U123>, or a bare id; user ids start with U or W.
 _USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]+))$")
 
-NOT_ALLOWED = "You are not on the list of people who can send MMS. Ask an admin to run `/mms allow @you`."
 
 
 def parse_user(text: str) -> str | None:
@@ -60,7 +59,7 @@ def open_form(ack, command, client, respond, permissions: Permissions) -> None:
     user = command["user_id"]
     if not permissions.can_send(user):
         log.info("refused /mms from %s: not on the allowlist", user)
-        ack(text=NOT_ALLOWED, response_type="ephemeral")
+        ack(text=refusal(NOT_ON_THE_LIST, user, permissions.admins), response_type="ephemeral")
         return
     ack()
     try:
@@ -90,7 +89,7 @@ def split_number(argument: str) -> tuple[str, str]:
 def history(services, actor: str, argument: str) -> str:
     everyone = argument.strip().lower() == "all"
     if everyone and not services.permissions.is_admin(actor):
-        return "Only admins can see everyone's sends. `/mms history` shows yours."
+        return refusal("Only admins can see everyone's sends; `/mms history` shows yours.", actor, services.permissions.admins)
     sends = services.store.recent_sends(None if everyone else actor, 10)
     if not sends:
         return "No sends yet." if everyone else "You have not sent any MMS yet."
@@ -105,7 +104,7 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
     if send is None:
         return f"There is no send `{escape(ident)}`. `/mms history` lists yours with their ids.", None
     if send.user_id != actor and not services.permissions.is_admin(actor):
-        return "Only the person who sent it, or an admin, can see that send.", None
+        return refusal("Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins), None
     summary = summarise(services.store, send.id)
     text, blocks, _ = thread_summary(summary)
     head = section(history_line(send) + ("\n" + escape(status_line(summary)) if not send.purged_at else
@@ -120,7 +119,7 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
 def suppression_command(services, actor: str, verb: str, argument: str) -> str:
     """Admins keep the suppression list by hand too; every change is audited with who and why."""
     if not services.permissions.is_admin(actor):
-        return "Only admins can change or see the suppression list."
+        return refusal("Only admins can change or see the suppression list.", actor, services.permissions.admins)
     store = services.store
     if verb == "suppressed":
         latest = store.latest_suppressions(10)
@@ -156,6 +155,10 @@ def admin_command(permissions: Permissions, actor: str, verb: str, argument: str
             return f"*Admins:* {admins}\n*Allowed to send:*\n{listed or '• nobody yet'}"
         target = parse_user(argument)
         if target is None:
+            if argument.strip().startswith("@"):
+                return (f"Slack sent “{escape(argument.strip())}” as plain text, not as a person. Type @ and pick them from the list "
+                        "(the app's manifest must have `should_escape: true` for /mms), or give their member id: "
+                        f"`/mms {verb} U01ABCDEF`.")
             return f"Name one person: `/mms {verb} @someone`."
         if verb == "allow":
             added = permissions.allow(actor, target)
@@ -165,4 +168,4 @@ def admin_command(permissions: Permissions, actor: str, verb: str, argument: str
             return f"<@{target}> is an admin (set in MMS_ADMINS) and can still send; change MMS_ADMINS to remove them."
         return f"<@{target}> can no longer send MMS." if removed else f"<@{target}> was not on the list."
     except NotAdmin:
-        return "Only admins can change or see who may send MMS."
+        return refusal("Only admins can change or see who may send MMS.", actor, permissions.admins)

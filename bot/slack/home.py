@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.sending.review import read_balance
 from bot.slack.blocks import history_line
-from bot.slack.kit import MAX_SECTION_TEXT, context, cut, plain, section
+from bot.slack.kit import MAX_SECTION_TEXT, NOT_ON_THE_LIST, context, cut, plain, refusal, section
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def open_form_clicked(ack, body, client, context) -> None:
     services = context["services"]
     user = body["user"]["id"]
     if not services.permissions.can_send(user):
-        client.chat_postMessage(channel=user, text="You are not on the list of people who can send MMS. Ask an admin to run `/mms allow @you`.")
+        client.chat_postMessage(channel=user, text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins))
         return
     # From the Home there is no channel: the results come to the person's messages with the app.
     client.views_open(trigger_id=body["trigger_id"], view=send_form(user))
@@ -53,7 +53,7 @@ def home_view(services, user: str) -> dict:
         blocks.append({"type": "actions", "block_id": "home_actions", "elements": [
             {"type": "button", "action_id": ACTION_OPEN_FORM, "style": "primary", "text": plain("Send MMS")}]})
     else:
-        blocks.append(section("You are not on the list of people who can send MMS. Ask an admin to run `/mms allow @you`."))
+        blocks.append(section(refusal(NOT_ON_THE_LIST, user, permissions.admins)))
     balance = read_balance(services.gateway, services.settings.dry_run)
     blocks.append(section(f"*MMS balance:* {balance.credits:,g} credits" if balance.credits is not None
                           else f"*MMS balance:* unknown ({balance.error})"))

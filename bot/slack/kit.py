@@ -67,3 +67,12 @@ def display_number(national: str) -> str:
 
 def quote(text: str) -> str:
     return "\n".join("> " + line for line in escape(text.replace("\r\n", "\n")).split("\n"))
+
+
+NOT_ON_THE_LIST = "You are not on the list of people who can send MMS. Ask an admin to run `/mms allow @you`."
+
+
+def refusal(why: str, user: str, admins) -> str:
+    """A refusal a person can act on: who they are to the bot, and whom to ask."""
+    who = ", ".join(f"<@{admin}>" for admin in sorted(admins)) or "none yet (MMS_ADMINS is empty)"
+    return f"{why} Your member id is `{user}`; admins: {who}."

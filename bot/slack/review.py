@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
 from bot.sending.request import draft_record, request_from_draft
 from bot.slack.files import FileDownloadError
+from bot.slack.kit import refusal
 from bot.slack.views import (
     CALLBACK_REVIEW,
     CALLBACK_SEND,
@@ -52,7 +53,7 @@ def form_submitted(ack, body, context) -> None:
     user = body["user"]["id"]
     view = body["view"]
     if not services.permissions.can_send(user):
-        ack(response_action="errors", errors={"message": NOT_ALLOWED})
+        ack(response_action="errors", errors={"message": refusal(NOT_ALLOWED, user, services.permissions.admins)})
         return
     form = form_input(view, user)
     try:
@@ -78,7 +79,7 @@ def review_submitted(ack, body, context) -> None:
             "Run `/mms` again to send."))
         return
     if not services.permissions.can_send(user):
-        ack(response_action="update", view=notice_view("Not sent", NOT_ALLOWED + " Nothing was sent."))
+        ack(response_action="update", view=notice_view("Not sent", refusal(NOT_ALLOWED + " Nothing was sent.", user, services.permissions.admins)))
         return
     if draft["state"] == "sent":
         ack(response_action="clear")  # submitted twice (double click, or Slack retrying): sent once already

@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 from tests.fakes.server import LoopbackServer, QuietHandler
 
 BOT_TOKEN = "xoxb-test-BOTTOKEN-0001"
+APP_TOKEN = "xapp-1-A1-test-APPTOKEN"
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -76,6 +77,7 @@ class FakeSlack:
     external_ids: dict[str, str] = field(default_factory=dict)  # external id -> view id
     home_views: dict[str, dict] = field(default_factory=dict)  # user id -> published Home
     downloads: list[tuple[str, str, str]] = field(default_factory=list)  # (host, path, Authorization) of every GET
+    socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
 
     def start(self) -> "FakeSlack":
         fake = self
@@ -258,8 +260,10 @@ class FakeSlack:
         with self._lock:
             self.calls.append(call)
             failure = self.failures[method].popleft() if self.failures[method] else None
-        if call.authorization != f"Bearer {BOT_TOKEN}":
-            handler.send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN  # Socket Mode takes the app-level token
+        if call.authorization != f"Bearer {expected}":
+            handler.send(200, json.dumps({"ok": False, "error": "not_allowed_token_type" if call.authorization.startswith("Bearer xox")
+                                          and method == "apps.connections.open" else "invalid_auth"}).encode())
             return
         if failure:
             status, error, retry_after = failure
@@ -279,6 +283,10 @@ class FakeSlack:
     def _answer(self, method: str, params: dict) -> dict:
         if method == "auth.test":
             return {"ok": True, "url": "https://example.slack.com/", "team": "Test", "user": "mms-bot", "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"}
+        if method == "apps.connections.open":
+            if not self.socket_mode_url:
+                raise Refused("internal_error")
+            return {"ok": True, "url": self.socket_mode_url}
         if method == "views.open":
             if not params.get("trigger_id"):
                 raise Refused("invalid_trigger_id")

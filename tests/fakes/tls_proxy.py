@@ -75,12 +75,14 @@ class TlsProxy:
             if method != b"CONNECT":
                 client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
                 return
-            host = target.decode().rsplit(":", 1)[0]
+            host, _, port = target.decode().rpartition(":")
             with self._lock:
                 self.connects.append(host)
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             secure = self._context(host).wrap_socket(client, server_side=True)
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            # A loopback address is reached as itself (e.g. the Socket Mode stand-in); any host name is the fake Slack.
+            upstream_port = int(port) if host == "127.0.0.1" else self.upstream_port
+            upstream = socket.create_connection(("127.0.0.1", upstream_port))
             threading.Thread(target=_pipe, args=(upstream, secure), daemon=True).start()
             _pipe(secure, upstream)
         except (OSError, ssl.SSLError, ValueError):
