@@ -56,3 +56,24 @@ def test_secrets_and_slack_tokens_are_redacted():
 
 def test_slack_timestamps_and_message_ids_are_left_readable():
     assert redact("ts 1700000000.000001 id 6752be535000000000000000", []) == "ts 1700000000.000001 id 6752be535000000000000000"
+
+
+def test_every_setting_is_in_the_readme_table_and_in_env_example():
+    import re
+
+    from dotenv import dotenv_values
+
+    read = set(re.findall(r'"((?:SLACK|CELLCAST|MMS|DATABASE|HOST|PORT|LOG)[A-Z_]*)"', (ROOT / "bot" / "config.py").read_text()))
+    readme = (ROOT / "README.md").read_text()
+    example = dotenv_values(ROOT / ".env.example")
+    assert read and not {name for name in read if f"| `{name}` |" not in readme}
+    assert read <= set(example)
+
+
+def test_env_example_is_a_working_dry_run_once_the_tokens_are_filled_in():
+    from dotenv import dotenv_values
+
+    env = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_APP_TOKEN": "xapp-1-A1-abc", "MMS_ADMINS": "U01ABCDEF"})
+    settings = Settings.from_env(env)
+    assert settings.dry_run and settings.socket_mode and settings.optout_text == "Reply STOP to opt out"
