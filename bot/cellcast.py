@@ -260,26 +260,8 @@ def _interpret(response: httpx.Response) -> GatewayResult:
         raise MalformedResponse(f"the queue report was not in the documented shape ({exc!r})", status=status) from None
 
 
-def _read_data(response: httpx.Response) -> dict:
-    """The reads' envelope: ``{meta: {code, status}, message, data, error}``; a bad key is 401."""
-    status = response.status_code
-    body = _json_or_none(response)
-    if status == 401:
-        raise TokenExpired(_message_of(body), status=status)
-    if 500 <= status <= 599:
-        raise ServerError(_message_of(body) or response.reason_phrase, status=status)
-    if status != 200:
-        raise GatewayRejected(_message_of(body) or response.reason_phrase, status=status)
-    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        raise MalformedResponse("the answer was not in the documented shape", status=status)
-    meta = body.get("meta")
-    if isinstance(meta, dict) and str(meta.get("status", "")).lower() not in ("success", ""):
-        raise GatewayRejected(_message_of(body) or str(meta.get("status")), status=status)
-    return body["data"]
-
-
-def _read_v2(response: httpx.Response) -> object:
-    """The v2 reports' envelope: ``{status: bool, message, data, error}``; an unknown id is 200 with status false."""
+def _read_body(response: httpx.Response) -> dict:
+    """The reads' status codes (a bad key is 401) and a JSON object, whatever the envelope."""
     status = response.status_code
     body = _json_or_none(response)
     if status == 401:
@@ -290,9 +272,24 @@ def _read_v2(response: httpx.Response) -> object:
         raise GatewayRejected(_message_of(body) or response.reason_phrase, status=status)
     if not isinstance(body, dict):
         raise MalformedResponse("the answer was not JSON", status=status)
-    if body.get("status") is False:
-        return None
-    return body.get("data")
+    return body
+
+
+def _read_data(response: httpx.Response) -> dict:
+    """The v1 reads' envelope: ``{meta: {code, status}, message, data, error}``."""
+    body = _read_body(response)
+    if not isinstance(body.get("data"), dict):
+        raise MalformedResponse("the answer was not in the documented shape", status=response.status_code)
+    meta = body.get("meta")
+    if isinstance(meta, dict) and str(meta.get("status", "")).lower() not in ("success", ""):
+        raise GatewayRejected(_message_of(body) or str(meta.get("status")), status=response.status_code)
+    return body["data"]
+
+
+def _read_v2(response: httpx.Response) -> object:
+    """The v2 reports' envelope: ``{status: bool, message, data, error}``; an unknown id is 200 with status false."""
+    body = _read_body(response)
+    return None if body.get("status") is False else body.get("data")
 
 
 def _delivery(item: object) -> DeliveryRecord | None:

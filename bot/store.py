@@ -684,11 +684,6 @@ class Store:
             if row and row[0] is not None:
                 db.execute("UPDATE sends SET report_hold_until = ? WHERE id = ?", [due_at, row[0]])
 
-    def report_given_up(self, report_id: int, error: str) -> None:
-        with self._write() as db:
-            db.execute("UPDATE reports SET done_at = ?, last_error = ?, owner = NULL, lease_until = NULL WHERE id = ?",
-                       [time.time(), "gave up: " + error[:490], report_id])
-
     def report_due(self, key: str, send_id: int | None, kind: str, payload: dict | None = None, due_at: float | None = None) -> None:
         with self._write() as db:
             _due(db, key, send_id, kind, due_at or time.time(), payload)

@@ -12,13 +12,21 @@ def register(app) -> None:
     app.action(ACTION_SUPPRESS)(suppress_clicked)
 
 
+def _may_send(body, respond, services) -> str | None:
+    """The clicking person's id if they may send; otherwise they are told why, and None."""
+    user = body["user"]["id"]
+    if services.permissions.can_send(user):
+        return user
+    respond(text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins), response_type="ephemeral", replace_original=False)
+    return None
+
+
 def resend_clicked(ack, body, respond, context) -> None:
     """Confirmed in a dialog first; keyed by the original send, so a double click sends once."""
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    if not services.permissions.can_send(user):
-        respond(text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins), response_type="ephemeral", replace_original=False)
+    user = _may_send(body, respond, services)
+    if user is None:
         return
     send_id = int(body["actions"][0]["value"])
     new_id = services.dispatcher.resend(send_id, user)
@@ -31,9 +39,8 @@ def suppress_clicked(ack, body, respond, context) -> None:
     """A reply that may be an opt-out: a person who may send decides (confirmed in a dialog first)."""
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    if not services.permissions.can_send(user):
-        respond(text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins), response_type="ephemeral", replace_original=False)
+    user = _may_send(body, respond, services)
+    if user is None:
         return
     number = body["actions"][0]["value"]
     added = services.store.suppress(number, SOURCE_REPLY, "a person read the reply as an opt-out", user)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 DM_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}
 GONE_ERRORS = {"message_not_found", "cant_update_message", "thread_not_found"}
 AUTH_ERRORS = {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired", "no_permission"}
+MALFORMED_ERRORS = {"invalid_blocks", "msg_too_long", "invalid_arguments", "invalid_attachments"}
 TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 MAX_BACKOFF = 300.0
 
@@ -297,7 +298,7 @@ class SlackReporter:
             if refused.error in GONE_ERRORS | DM_ERRORS:
                 send = self._carry_on(send, refused)
                 self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
-            elif refused.error in ("invalid_blocks", "msg_too_long", "invalid_arguments"):
+            elif refused.error in MALFORMED_ERRORS:
                 log.error("Slack refused the thread message of send %d (%s: %s); sending it as plain text", send.id, refused.error, refused.details)
                 self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=cut(text, MAX_SECTION_TEXT))
             else:
@@ -307,15 +308,21 @@ class SlackReporter:
         return self._call_with_images(send, "chat_postMessage", channel=channel, text=text, blocks=blocks)["ts"]
 
     def _call_with_images(self, send: SendRecord, method: str, **kwargs) -> dict:
-        """Slack may refuse an image it cannot fetch: the same message without image blocks, from now on."""
+        """Slack may refuse an image it cannot fetch: the same message without image blocks, from now on.
+        A message Slack calls malformed for another reason (a bug of ours) goes out as plain text."""
         try:
             return self._call(method, **kwargs)
         except Refused as refused:
-            if not refused.about_images:
+            if refused.about_images:
+                log.warning("Slack refused the image of send %d (%s); showing the message without it", send.id, refused.details)
+                self._store.images_refused(send.id)
+                kwargs["blocks"] = [b for b in kwargs["blocks"] if b.get("type") != "image"]
+                return self._call(method, **kwargs)
+            if refused.error not in MALFORMED_ERRORS:
                 raise
-            log.warning("Slack refused the image of send %d (%s); showing the message without it", send.id, refused.details)
-            self._store.images_refused(send.id)
-            kwargs["blocks"] = [b for b in kwargs["blocks"] if b.get("type") != "image"]
+            log.error("Slack refused the message of send %d (%s: %s); sending it as plain text", send.id, refused.error, refused.details)
+            kwargs.pop("blocks", None)
+            kwargs["text"] = cut(kwargs.get("text", ""), MAX_SECTION_TEXT)
             return self._call(method, **kwargs)
 
     def _dm(self, user_id: str) -> str:

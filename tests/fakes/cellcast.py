@@ -87,6 +87,21 @@ class FakeCellcast:
         self.script.extend(behaviours)
         return self
 
+    def _newest_first(self) -> list[dict]:
+        """The report's order; records are added in time order, so reversing insertion order is enough."""
+        with self.server.lock:
+            if getattr(self, "_order_size", -1) != len(self.messages):
+                self._order = list(reversed(self.messages.values()))
+                self._order_size = len(self.messages)
+            return self._order
+
+    def _between(self, low: str, high: str) -> list[dict]:
+        key = (low, high, len(self.messages))
+        if getattr(self, "_between_key", None) != key:
+            self._between_list = [m for m in self._newest_first() if low <= m["createdAt"][:10] <= high]
+            self._between_key = key
+        return self._between_list
+
     def deliver(self, number: str, status: str) -> None:
         """The delivery report for the latest message to ``number`` (national form) now says ``status``."""
         record = [m for m in self.messages.values() if m["receiver"] == number][-1]
@@ -181,8 +196,7 @@ class FakeCellcast:
             query = _query(handler.path)
             page, limit = int(query.get("page", 1)), int(query.get("limit", 100))
             low, high = query.get("fromDate", "0000-00-00"), query.get("toDate", "9999-99-99")
-            items = sorted((m for m in self.messages.values() if low <= m["createdAt"][:10] <= high),
-                           key=lambda m: m["createdAt"], reverse=True)
+            items = self._between(low, high)
             body = _paged("Success", items, page, limit)
             handler.send(200, json.dumps({"status": True, "message": "Success", "data": body["data"], "error": {}}).encode())
         elif path.startswith("/api/v2/report/message/"):
