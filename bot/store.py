@@ -547,15 +547,15 @@ class Store:
             " AND created_at < ?", [created_before])
         return [row[0] for row in rows]
 
-    def undelivered_messages(self, send_ids: list[int], in_flight: Iterable[str]) -> dict[tuple[str, str], int]:
-        """(message id, number) → recipient row id, for queued numbers without a final delivery status."""
+    def undelivered_messages(self, send_ids: list[int], in_flight: Iterable[str]) -> dict[tuple[str, str], tuple[int, str | None]]:
+        """(message id, number) → (recipient row id, status so far), for queued numbers without a final status."""
         if not send_ids:
             return {}
         states = list(in_flight)
         rows = self.db.execute(
-            f"SELECT message_id, number, id FROM recipients WHERE send_id IN ({','.join('?' * len(send_ids))}) AND outcome = 'queued'"
+            f"SELECT message_id, number, id, delivery FROM recipients WHERE send_id IN ({','.join('?' * len(send_ids))}) AND outcome = 'queued'"
             f" AND message_id IS NOT NULL AND (delivery IS NULL OR delivery IN ({','.join('?' * len(states))}))", [*send_ids, *states])
-        return {(message_id, number): row_id for message_id, number, row_id in rows}
+        return {(message_id, number): (row_id, delivery) for message_id, number, row_id, delivery in rows}
 
     def queued_recipient(self, message_id: str, number: str) -> int | None:
         row = self.db.execute("SELECT id FROM recipients WHERE message_id = ? AND number = ? AND outcome = 'queued'",

@@ -189,9 +189,9 @@ class CellcastSync:
     def _apply(self, records: list[DeliveryRecord], pending: dict) -> None:
         updates = []
         for record in records:
-            row = pending.get((record.message_id, _national(record.receiver)))
-            if row is not None and record.status:
-                updates.append((row, record.status))
+            known = pending.get((record.message_id, _national(record.receiver)))
+            if known is not None and record.status and record.status != known[1]:
+                updates.append((known[0], record.status))
         changed = self._store.set_deliveries(updates, DELIVERED, NOT_DELIVERED)
         if changed:
             self._on_report_due()
