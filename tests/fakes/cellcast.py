@@ -216,6 +216,8 @@ class FakeCellcast:
 
     def _queue_report(self, call: ReceivedCall) -> dict:
         queued, invalid, unsubscribed = [], [], []
+        created = _iso_now()
+        text, sender = call.fields.get("message", ""), call.fields.get("sender", "61400000001")
         for index, contact in enumerate(call.contacts):
             national = _national(contact)
             if national is None:
@@ -226,10 +228,9 @@ class FakeCellcast:
                 message_id = f"6752be53{len(self.calls):08x}{index:08x}"
                 queued.append({"Contact": national, "MessageId": message_id, "Result": "Message added to queue."})
                 self.messages[message_id] = {
-                    "_id": message_id, "status": self.initial_status, "message": call.fields.get("message", ""),
-                    "sender": call.fields.get("sender", "61400000001"), "receiver": national, "creditAmount": 1,
-                    "createdAt": _iso_now(), "updatedAt": _iso_now(), "customerResponse": None, "customerResponseAt": None,
-                    "customerResponseMedia": None, "media": None}
+                    "_id": message_id, "status": self.initial_status, "message": text, "sender": sender, "receiver": national,
+                    "creditAmount": 1, "createdAt": created, "updatedAt": created, "customerResponse": None,
+                    "customerResponseAt": None, "customerResponseMedia": None, "media": None}
         return {
             **ENVELOPE, "status": True, "message": "Request is being processed",
             "data": {
