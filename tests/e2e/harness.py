@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import signal
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -24,6 +25,12 @@ SIGNING_SECRET = "test-signing-secret-0123456789"
 CELLCAST_KEY = "cellcast-KEY-secret-987"
 ADMIN = "UADMIN"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def db_rows(tmp_path: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """What the bot recorded, read from its database file as an operator would."""
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        return conn.execute(sql, args).fetchall()
 
 
 def free_port() -> int:

@@ -1,24 +1,19 @@
 """What happened since: delivery reports, unknown outcomes confirmed, /mms history and status, the App Home."""
 
 import json
-import sqlite3
 import time
 
 import httpx
 
 from bot.sending import outcomes as o
 from bot.store import Store
-from tests.e2e.harness import ADMIN, form, sign
+from tests.e2e.harness import ADMIN, db_rows, form, sign
 from tests.e2e.test_send import numbers, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import MAX_VIEW_BLOCKS, flatten
 
 SECRET = "whsec-0123456789abcdefXYZ"
 
-
-def db_rows(tmp_path, sql):
-    with sqlite3.connect(tmp_path / "bot.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def last_channel_text(slack, channel="C1"):

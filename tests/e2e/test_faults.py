@@ -2,19 +2,14 @@
 
 import json
 import signal
-import sqlite3
 import threading
 import time
 
-from tests.e2e.harness import CELLCAST_KEY, SIGNING_SECRET, form
+from tests.e2e.harness import CELLCAST_KEY, SIGNING_SECRET, db_rows, form
 from tests.e2e.test_send import numbers, png, problem, wait_finished
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.server import wait_for
 
-
-def db_rows(tmp_path, sql):
-    with sqlite3.connect(tmp_path / "bot.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def test_killed_mid_send_then_restarted_every_number_ends_in_one_state_and_nothing_is_sent_twice(bot_factory, slack, cellcast, tmp_path):

@@ -5,16 +5,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 import yaml
 
-from tests.e2e.harness import ADMIN, CELLCAST_KEY, ROOT, SIGNING_SECRET, BotProcess, form, free_port, sign
+from tests.e2e.harness import ADMIN, CELLCAST_KEY, ROOT, SIGNING_SECRET, BotProcess, form, free_port
 from tests.e2e.test_send import wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.e2e.harness import ADMIN, form
+from tests.e2e.harness import ADMIN, db_rows, form
 from tests.e2e.test_review import text_of
 from tests.e2e.test_send import wait_finished
 from tests.fakes.server import wait_for
@@ -16,10 +16,6 @@ from tests.fakes.slack import flatten
 
 SECRET = "whsec-0123456789abcdefXYZ"
 
-
-def db_rows(tmp_path, sql, args=()):
-    with sqlite3.connect(tmp_path / "bot.db") as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def reply_posts(slack, channel="C1"):
@@ -57,13 +53,14 @@ def test_replies_land_in_the_thread_stop_suppresses_and_please_stop_this_bill_on
     first = wait_finished(slack)
     bot.send(form(contacts="0400000003"), channel="C2", view_id="V2")  # the latest send to 0400000003 is in C2
     wait_finished(slack, channel="C2")
+    # The bot's first read of the replies (history: recorded, opt-outs honoured, not posted) is behind it.
+    wait_for(lambda: db_rows(tmp_path, "SELECT value FROM sync_state WHERE name = 'replies_newest'"))
     cellcast.responses = [  # newest first
         {"from": "400000003", "body": "Who is this?", "received_at": "2026-11-28T01:00:03.000Z", "message_id": ""},
         {"from": "61400000002", "body": "please stop this bill", "received_at": "2026-11-28T01:00:02.000Z", "message_id": ""},
         {"from": "400000001", "body": " Stop. ", "received_at": "2026-11-28T01:00:01.000Z", "message_id": ""},
         {"from": "400000001", "body": "Thanks!", "received_at": "2026-11-28T01:00:00.000Z", "message_id": ""},
     ]
-    # Replies that came before the bot's first sync are recorded (their opt-outs honoured), not posted.
     wait_for(lambda: len(reply_posts(slack, "C1")) == 3, timeout=15)
     texts = [flatten(c.params) for c in reply_posts(slack, "C1")]
     assert "Thanks!" in texts[0] and "opt-out: 0400 000 001 is now on the suppression list" in texts[1]

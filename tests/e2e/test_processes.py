@@ -1,18 +1,13 @@
 """Several bot processes on one database, crashes, and shutdowns: nothing sent twice, nothing lost."""
 
 import signal
-import sqlite3
 import time
 
-from tests.e2e.harness import form
+from tests.e2e.harness import db_rows, form
 from tests.e2e.test_send import numbers, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import flatten
 
-
-def db_rows(tmp_path, sql):
-    with sqlite3.connect(tmp_path / "bot.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def test_two_processes_one_killed_mid_send_and_restarted_send_every_number_once_with_one_summary_each(bot_factory, slack, cellcast, tmp_path):

@@ -4,18 +4,13 @@ import csv
 import io
 import json
 import signal
-import sqlite3
 import time
 
-from tests.e2e.harness import ADMIN, form
+from tests.e2e.harness import ADMIN, db_rows, form
 from tests.e2e.test_send import numbers, png, problem, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import MAX_MESSAGE_BLOCKS, flatten
 
-
-def db_rows(tmp_path, sql):
-    with sqlite3.connect(tmp_path / "bot.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def csv_rows(slack) -> list[list[str]]:
