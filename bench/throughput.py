@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.rig import contacts_csv, running_bot, table
+from bot.sending.throttle import most_in_any_window
 from tests.e2e.harness import form
 from tests.fakes.server import wait_for
 
@@ -40,16 +41,6 @@ def cpu_seconds(pid: int) -> float:
 
 def db_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-
-
-def busiest_second(times: list[float]) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def summary_at(slack, channel: str, timeout: float) -> float:
@@ -88,7 +79,7 @@ def one(contacts: int, latency: float, with_small: bool) -> tuple[tuple, str]:
         batches = math.ceil(contacts / 1000)
         big_calls = [call.at for call in cellcast.calls if "+61499000001" not in call.contacts]
         assert len(big_calls) == batches, (len(big_calls), batches)
-        busiest = busiest_second([call.at for call in cellcast.calls])
+        busiest = most_in_any_window([call.at for call in cellcast.calls], 1.0)
     floor = latency + (math.ceil(batches / 15) - 1)
     row = (f"{contacts:,}", f"{latency * 1000:.0f} ms", batches, f"{elapsed:.2f} s", f"{floor:.2f} s", f"{elapsed / floor:.2f}×",
            busiest, f"{cpu:.1f} s", f"{rss:.0f} MB", f"{growth / contacts * 100_000 / 1e6:.1f} MB")

@@ -179,7 +179,7 @@ class Store:
             )
             db["drafts"].create(
                 {
-                    "id": str, "user_id": str, "channel_id": str, "state": str, "created_at": str, "form": str,
+                    "id": str, "user_id": str, "channel_id": str, "state": str, "created_at": str,
                     "review": str, "numbers": str, "media": bytes, "problems": str,
                 },
                 pk="id", not_null={"user_id", "channel_id", "state", "created_at"}, if_not_exists=True,
@@ -308,10 +308,9 @@ class Store:
 
     # -- drafts: a checked form waiting for its sender to confirm the review ------------------
 
-    def create_draft(self, draft_id: str, user_id: str, channel_id: str, form: dict) -> None:
+    def create_draft(self, draft_id: str, user_id: str, channel_id: str) -> None:
         with self._write() as db:
-            db["drafts"].insert({"id": draft_id, "user_id": user_id, "channel_id": channel_id, "state": "checking",
-                                 "created_at": now(), "form": json.dumps(form)})
+            db["drafts"].insert({"id": draft_id, "user_id": user_id, "channel_id": channel_id, "state": "checking", "created_at": now()})
 
     def draft_checked(self, draft_id: str, review: dict, numbers: list[str], media: bytes | None) -> bool:
         """checking → ready; False when the draft is gone (expired) meanwhile."""
@@ -330,7 +329,7 @@ class Store:
         row = next(self.db.query("SELECT * FROM drafts WHERE id = ?", [draft_id]), None)
         if row is None:
             return None
-        for name in ("form", "review", "numbers", "problems"):
+        for name in ("review", "numbers", "problems"):
             row[name] = json.loads(row[name]) if row[name] else None
         return row
 

@@ -283,11 +283,7 @@ class Dispatcher:
         if send_id in self._refusals:
             return self._refusals[send_id]
         stopped = self._store.stopped(send_id)  # refused in another process
-        if stopped is None:
-            return None
-        refusal = GatewayError()
-        refusal.kind, refusal.summary = stopped[0], stopped[1]
-        return refusal
+        return None if stopped is None else _RecordedRefusal(*stopped)
 
     def _send_and_media(self, send_id: int) -> tuple[SendRecord, MediaFile | None]:
         with self._sends_lock:
@@ -302,3 +298,12 @@ class Dispatcher:
             while len(self._sends) > 32:
                 self._sends.popitem(last=False)
         return send, media
+
+
+class _RecordedRefusal(GatewayError):
+    """Another process's account-level refusal of a send, as the store recorded it."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.summary = message

@@ -95,10 +95,15 @@ class RateLimiter:
 
     def most_in_any_window(self, window: float = 1.0) -> int:
         """The most slots granted in any ``window`` seconds so far (for tests and benchmarks)."""
-        times = sorted(t for t, _ in self.granted)
-        best, start = 0, 0
-        for end, t in enumerate(times):
-            while times[start] + window <= t:  # the same test the limiter applies
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+        return most_in_any_window([t for t, _ in self.granted], window)
+
+
+def most_in_any_window(times: list[float], window: float = 1.0) -> int:
+    """The most of ``times`` that fall within any ``window`` seconds: the count Cellcast's limit is about."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] + window <= t:  # the same test the limiter applies
+            start += 1
+        best = max(best, end - start + 1)
+    return best

@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
 from slack_sdk.errors import SlackApiError
@@ -62,7 +61,7 @@ def form_submitted(ack, body, context) -> None:
         ack(response_action="errors", errors=exc.problems)
         return
     draft_id = uuid.uuid4().hex
-    services.store.create_draft(draft_id, user, checked.channel_id, _form_record(checked))
+    services.store.create_draft(draft_id, user, checked.channel_id)
     ack(response_action="push", view=checking_view(draft_id))
     services.checker.start(draft_id, checked)
 
@@ -73,7 +72,7 @@ def review_submitted(ack, body, context) -> None:
     user = body["user"]["id"]
     draft_id = _draft_id(body["view"])
     draft = services.store.get_draft(draft_id) if draft_id else None
-    if draft is None or draft["user_id"] != user:
+    if draft is None or draft["user_id"] != user or _expired(draft):
         ack(response_action="update", view=notice_view(
             "Review expired", "This review is no longer open (reviews last an hour), so nothing was sent. "
             "Run `/mms` again to send."))
@@ -115,7 +114,6 @@ class ReviewChecker:
 
     def _run(self, draft_id: str, form: CheckedForm) -> None:
         started = time.monotonic()
-        expire_drafts(self._store)
         try:
             uploads, problems = self._download(form)
             if problems:
@@ -181,6 +179,11 @@ class ReviewChecker:
             delay = min(delay * 2, 1.0)
 
 
+def _expired(draft: dict) -> bool:
+    """A draft older than its lifetime is gone, whether or not the hourly sweep has deleted it yet."""
+    return datetime.fromisoformat(draft["created_at"]) < datetime.now(timezone.utc) - DRAFT_LIFETIME
+
+
 def expire_drafts(store) -> int:
     """Reviews stay open for an hour; after that their drafts (and any image in them) are deleted."""
     return store.delete_drafts_before((datetime.now(timezone.utc) - DRAFT_LIFETIME).isoformat(timespec="milliseconds"))
@@ -222,7 +225,3 @@ def _draft_id(view: dict) -> str | None:
         return json.loads(view.get("private_metadata") or "{}")["draft_id"]
     except (ValueError, KeyError):
         return None
-
-
-def _form_record(form: CheckedForm) -> dict:
-    return asdict(form)
