@@ -32,8 +32,8 @@ def seed(store: Store, cellcast: FakeCellcast, sends: int, size: int, status: st
         outcomes = [o.NumberOutcome(n, o.QUEUED, "", f"m{s:04d}{i:04d}") for i, n in enumerate(numbers)]
         store.finish_batch(batch.id, "queued", outcomes, owner="bench")
         for item in outcomes:
-            cellcast.messages[item.message_id] = {"_id": item.message_id, "status": status, "message": "hi", "sender": "x",
-                                                  "receiver": item.number, "createdAt": _iso_now()}
+            cellcast.add_message({"_id": item.message_id, "status": status, "message": "hi", "sender": "x",
+                                  "receiver": item.number, "createdAt": _iso_now()})
         assert store.get_send(send_id).state == "done"
 
 

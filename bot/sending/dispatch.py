@@ -1,8 +1,8 @@
 """Send orchestration: record first, then each batch at most once, fairly, within the rate limit.
 
 A send and all its batches are written to the store (state ``pending``) before anything leaves.
-Workers take a rate slot, then claim the next batch in turn (round-robin across open sends) with
-this process's id and a lease, and send it. The lease is renewed while the process lives; a batch
+Workers reserve a rate slot, then claim the next batch in turn (round-robin across open sends) with
+this process's id and a lease, and send it, starting the slot as the request leaves. The lease is renewed while the process lives; a batch
 whose owner died becomes ``unknown`` once the lease runs out (the request may have left), and is
 never resent without a person asking. What Slack must be told becomes due in the store as batches
 finish; sending never waits for Slack.
@@ -22,7 +22,7 @@ from bot.sending.contacts import e164
 from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile, NotSent
 from bot.sending.optouts import SOURCE_UNSUBSCRIBED
 from bot.sending.request import SendRequest
-from bot.sending.throttle import SEND, RateLimiter
+from bot.sending.throttle import SEND, RateLimiter, Slot
 from bot.store import ClaimedBatch, SendRecord, Store
 
 log = logging.getLogger(__name__)
@@ -181,18 +181,22 @@ class Dispatcher:
                     with self._wake:
                         self._wake.wait(1.0)  # woken by a new send; other processes' sends within a second
                     continue
-                if not self._limiter.acquire(SEND):
+                slot = self._limiter.reserve(SEND)
+                if slot is None:
                     return  # stopping
-                batch = self._store.claim_next_batch(self.instance_id, time.time() + self._lease, time.time() - self._resume_within)
-                if batch is not None:
-                    self._send(batch)
+                try:
+                    batch = self._store.claim_next_batch(self.instance_id, time.time() + self._lease, time.time() - self._resume_within)
+                    if batch is not None:
+                        self._send(batch, slot)
+                finally:
+                    slot.release()  # a no-op once the request started; otherwise the slot goes back unused
             except Exception:
                 # A bug or a database error: logged, and the worker carries on (the batch's lease, if
                 # any, runs out and the batch is settled as unknown by the sweep).
                 log.exception("batch worker error")
                 self._stopping.wait(1.0)
 
-    def _send(self, batch: ClaimedBatch) -> None:
+    def _send(self, batch: ClaimedBatch, slot: Slot) -> None:
         send, media = self._send_and_media(batch.send_id)
         where = f"batch {batch.seq + 1} of send {send.id}"
         refusal = self._refusal(send.id)
@@ -205,13 +209,10 @@ class Dispatcher:
         if not numbers:
             self._finish(batch, "queued", before, where)
             return
-        first_attempt = True
 
         def before_request() -> None:
-            nonlocal first_attempt
-            if not first_attempt and not self._limiter.acquire(SEND):  # a 429 retry takes a slot of its own
+            if slot.started and not self._limiter.acquire(SEND):  # a 429 retry takes a slot of its own
                 raise NotSent("the bot is stopping")
-            first_attempt = False
             if self._stopping.is_set():
                 raise NotSent("the bot is stopping")
             stopped = self._refusal(send.id)
@@ -219,6 +220,7 @@ class Dispatcher:
                 raise NotSent("the account refused this send", stopped)
             with self._on_wire_lock:
                 self._on_wire[batch.id] = batch
+            slot.start()  # last: the request leaves now
 
         try:
             result = self._gateway.send_mms(

@@ -1,9 +1,11 @@
 """Every call to Cellcast takes a slot: at most ``per_second`` calls start in any window, sends first.
 
-Cellcast allows 15 calls a second per account, whatever the call. The slot is taken immediately
-before a request leaves (the gateway client asks for it), so nothing slow sits between the
-decision and the wire. Sends go first when slots are short; a read (balance, opt-outs, reports)
-waits while a send waits, but never more than ``read_patience`` seconds.
+Cellcast allows 15 calls a second per account, whatever the call. A batch worker reserves its slot
+before it claims a batch (so it never claims one it cannot send soon) and marks it started
+immediately before the request leaves; a reserved slot counts against the window until then, so the
+work between the two (claiming, building the request) can never let more than ``per_second``
+requests start in any window. Sends go first when slots are short; a read (balance, opt-outs,
+reports) waits while a send waits, but never more than ``read_patience`` seconds.
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ class RateLimiter:
     def __init__(
         self,
         per_second: int,
-        window: float = 1.02,
+        window: float = 1.005,
         clock: Callable[[], float] = time.monotonic,
         read_patience: float = 1.0,
         wait: Callable[[threading.Condition, float], object] | None = None,
         min_gap: float | None = None,
     ) -> None:
-        """``window`` is a little over a second, and grants are at least ``min_gap`` apart (by default
-        half the average spacing), so that requests leave one by one rather than in a burst whose
-        members reach the gateway in a different order each time: arrivals then keep the spacing
-        the limiter granted, and no second at the gateway sees more than ``per_second`` starts."""
+        """``window`` is a hair over a second (the few milliseconds between a start and its arrival at
+        the gateway vary), and grants are at least ``min_gap`` apart (by default half the average
+        spacing), so that requests leave one by one rather than in a burst whose members reach the
+        gateway in a different order each time."""
         if per_second < 1:
             raise ValueError("per_second must be at least 1")
         self._limit = int(per_second)
@@ -42,13 +44,22 @@ class RateLimiter:
         self._wait = wait or (lambda condition, seconds: condition.wait(seconds))
         self._cond = threading.Condition()
         self._starts: deque[float] = deque()
+        self._held = 0  # reserved slots whose request has not started yet: they count as starting now
         self._senders_waiting = 0
         self._reads_waiting: list[float] = []  # when each waiting read asked: once overdue, it goes next
         self._closed = False
         self.granted: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind): what the limiter promised
 
     def acquire(self, kind: str = SEND) -> bool:
-        """Wait for a slot; False once the limiter is closed (the bot is stopping): send nothing."""
+        """Wait for a slot and start it now; False once the limiter is closed (the bot is stopping)."""
+        slot = self.reserve(kind)
+        if slot is None:
+            return False
+        slot.start()
+        return True
+
+    def reserve(self, kind: str = SEND) -> Slot | None:
+        """Wait for a slot and hold it until ``start()`` or ``release()``; None once the limiter is closed."""
         asked = self._clock()
         with self._cond:
             if kind == SEND:
@@ -66,12 +77,11 @@ class RateLimiter:
                     else:
                         patient = self._senders_waiting == 0 or (overdue_read and asked == min(self._reads_waiting))
                     spaced = now >= self._last + self._min_gap
-                    if len(self._starts) < self._limit and patient and spaced:
-                        self._starts.append(now)
+                    if len(self._starts) + self._held < self._limit and patient and spaced:
+                        self._held += 1
                         self._last = now
-                        self.granted.append((now, kind))
-                        return True
-                    if len(self._starts) >= self._limit:
+                        return Slot(self, kind)
+                    if len(self._starts) + self._held >= self._limit and self._starts:
                         wait = self._starts[0] + self._window - now
                     elif not spaced:
                         wait = self._last + self._min_gap - now
@@ -80,13 +90,22 @@ class RateLimiter:
                     else:
                         wait = 1.0  # behind an overdue read (or another): woken when it is granted
                     self._wait(self._cond, max(wait, 0.001))
-                return False
+                return None
             finally:
                 if kind == SEND:
                     self._senders_waiting -= 1
                 else:
                     self._reads_waiting.remove(asked)
                 self._cond.notify_all()
+
+    def _settle(self, kind: str, started: bool) -> None:
+        with self._cond:
+            self._held -= 1
+            if started:
+                now = self._clock()
+                self._starts.append(now)
+                self.granted.append((now, kind))
+            self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:
@@ -96,6 +115,26 @@ class RateLimiter:
     def most_in_any_window(self, window: float = 1.0) -> int:
         """The most slots granted in any ``window`` seconds so far (for tests and benchmarks)."""
         return most_in_any_window([t for t, _ in self.granted], window)
+
+
+class Slot:
+    """One reserved slot: ``start()`` as the request leaves, or ``release()`` it unused (a no-op after either)."""
+
+    def __init__(self, limiter: RateLimiter, kind: str) -> None:
+        self._limiter = limiter
+        self._kind = kind
+        self.started = False
+        self._settled = False
+
+    def start(self) -> None:
+        if not self._settled:
+            self._settled = self.started = True
+            self._limiter._settle(self._kind, started=True)
+
+    def release(self) -> None:
+        if not self._settled:
+            self._settled = True
+            self._limiter._settle(self._kind, started=False)
 
 
 def most_in_any_window(times: list[float], window: float = 1.0) -> int:

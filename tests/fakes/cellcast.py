@@ -9,6 +9,7 @@ import json
 import re
 import socket
 import time
+from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -62,6 +63,8 @@ class FakeCellcast:
     responses_per_page: int = 20
     messages: dict = field(default_factory=dict)  # message id → its delivery record, for the report endpoints
     initial_status: str = "queued"  # what a queued message's record says until deliver() changes it
+    _in_order: list = field(default_factory=list, repr=False)  # the records of `messages`, in time order
+    _dates: list = field(default_factory=list, repr=False)  # their creation dates, for the report's date range
 
     def start(self, port: int = 0) -> "FakeCellcast":
         fake = self
@@ -87,20 +90,18 @@ class FakeCellcast:
         self.script.extend(behaviours)
         return self
 
-    def _newest_first(self) -> list[dict]:
-        """The report's order; records are added in time order, so reversing insertion order is enough."""
+    def add_message(self, record: dict) -> None:
+        """A message's delivery record, as the report endpoints list it. Records come in time order, so a
+        date range is a slice of them found by bisection: a page costs the same at a million messages as
+        at ten (a real gateway's report does not stall its send endpoint)."""
         with self.server.lock:
-            if getattr(self, "_order_size", -1) != len(self.messages):
-                self._order = list(reversed(self.messages.values()))
-                self._order_size = len(self.messages)
-            return self._order
+            self.messages[record["_id"]] = record
+            self._in_order.append(record)
+            self._dates.append(record["createdAt"][:10])
 
-    def _between(self, low: str, high: str) -> list[dict]:
-        key = (low, high, len(self.messages))
-        if getattr(self, "_between_key", None) != key:
-            self._between_list = [m for m in self._newest_first() if low <= m["createdAt"][:10] <= high]
-            self._between_key = key
-        return self._between_list
+    def _between(self, low: str, high: str) -> _NewestFirst:
+        with self.server.lock:
+            return _NewestFirst(self._in_order, bisect_left(self._dates, low), bisect_right(self._dates, high))
 
     def deliver(self, number: str, status: str) -> None:
         """The delivery report for the latest message to ``number`` (national form) now says ``status``."""
@@ -227,10 +228,10 @@ class FakeCellcast:
             else:
                 message_id = f"6752be53{len(self.calls):08x}{index:08x}"
                 queued.append({"Contact": national, "MessageId": message_id, "Result": "Message added to queue."})
-                self.messages[message_id] = {
+                self.add_message({
                     "_id": message_id, "status": self.initial_status, "message": text, "sender": sender, "receiver": national,
                     "creditAmount": 1, "createdAt": created, "updatedAt": created, "customerResponse": None,
-                    "customerResponseAt": None, "customerResponseMedia": None, "media": None}
+                    "customerResponseAt": None, "customerResponseMedia": None, "media": None})
         return {
             **ENVELOPE, "status": True, "message": "Request is being processed",
             "data": {
@@ -254,7 +255,21 @@ def _query(path: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(path).query))
 
 
-def _paged(message: str, items: list, page: int, size: int) -> dict:
+class _NewestFirst:
+    """Records ``low``..``high`` of a list in time order, newest first, without copying them."""
+
+    def __init__(self, records: list[dict], low: int, high: int) -> None:
+        self._records, self._low, self._high = records, low, high
+
+    def __len__(self) -> int:
+        return max(0, self._high - self._low)
+
+    def __getitem__(self, part: slice) -> list[dict]:
+        start, stop, _ = part.indices(len(self))
+        return [self._records[self._high - 1 - index] for index in range(start, stop)]
+
+
+def _paged(message: str, items, page: int, size: int) -> dict:
     """Cellcast's paged envelope, as in ../shared/reference/cellcast-other-endpoints.md."""
     total_pages = max(1, -(-len(items) // size))
     chunk = items[(page - 1) * size: page * size]

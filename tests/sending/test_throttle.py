@@ -3,7 +3,7 @@
 import threading
 import time
 
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from bot.sending.throttle import READ, SEND, RateLimiter
 
@@ -35,6 +35,50 @@ def test_never_more_than_the_limit_in_any_window(limit, steps):
     for start in starts:
         assert sum(1 for t in starts if start <= t < start + 1.0) <= limit
     assert limiter.most_in_any_window(1.0) <= limit
+
+
+@given(st.integers(1, 15), st.lists(st.tuples(st.floats(0, 0.3), st.sampled_from(["reserve", "start", "release"]), st.integers(0, 20)),
+                                   min_size=1, max_size=120))
+@example(2, [(0, "reserve", 0), (0, "reserve", 0), (0, "start", 0), (0, "reserve", 0), (0, "start", 0), (0, "start", 0)])
+def test_a_slot_started_late_still_counts_in_its_window(limit, steps):
+    """A worker reserves, claims and builds its request, then starts: the wait in between never lets
+    more than the limit start in any window."""
+    fake = FakeTime()
+    limiter = limiter_on(fake, limit)
+    held = []
+    for pause, action, pick in steps:
+        fake.now += pause
+        if action == "reserve" and len(held) < limit:
+            held.append(limiter.reserve())
+        elif held:
+            slot = held.pop(pick % len(held))
+            slot.start() if action == "start" else slot.release()
+    for slot in held:
+        slot.start()
+    assert limiter.most_in_any_window(1.0) <= limit
+
+
+def test_a_held_slot_keeps_its_place_in_the_window():
+    fake = FakeTime()
+    limiter = limiter_on(fake, 2)
+    first, second = limiter.reserve(), limiter.reserve()
+    first.start()
+    third = limiter.reserve()  # the second is held (its worker is building its request): the window is full
+    assert fake.now == 1.0
+    second.start()
+    third.start()
+    assert limiter.most_in_any_window(1.0) == 2
+
+
+def test_a_released_slot_goes_to_the_next_request_at_once():
+    fake = FakeTime()
+    limiter = limiter_on(fake, 2)
+    first, second = limiter.reserve(), limiter.reserve()
+    first.release()  # the worker found nothing to send
+    second.start()
+    second.release()  # no-op once started
+    limiter.acquire()
+    assert fake.now == 0.0 and limiter.most_in_any_window(1.0) == 2
 
 
 def test_a_burst_up_to_the_limit_goes_at_once_then_the_window_decides():
