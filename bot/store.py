@@ -277,6 +277,11 @@ class Store:
             db.execute("UPDATE reports SET lease_until = ? WHERE owner = ? AND done_at IS NULL", [lease_until, owner])
             db.execute("UPDATE instances SET seen_at = ? WHERE id = ?", [time.time(), owner])
 
+    def live_instances(self, seen_since: float) -> int:
+        """Bot processes seen since then (the health probe's row is not one)."""
+        row = self.db.execute("SELECT count(*) FROM instances WHERE seen_at >= ? AND id != '~health'", [seen_since]).fetchone()
+        return int(row[0])
+
     def retire_instance(self, owner: str) -> None:
         with self._write() as db:
             db.execute("UPDATE reports SET owner = NULL, lease_until = NULL WHERE owner = ? AND done_at IS NULL", [owner])

@@ -70,10 +70,12 @@ class Dispatcher:
         self._refusals: dict[int, GatewayError] = {}  # send id → the account-level refusal that stopped it
         self._sends: OrderedDict[int, tuple[SendRecord, MediaFile | None]] = OrderedDict()  # small cache
         self._sends_lock = threading.Lock()
+        self._live_processes = 1
 
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.renew_leases()  # learns how many processes share the account's rate before the first call
         self.settle_abandoned()  # first, so that a send left too long expires rather than going out
         for index in range(self._max_in_flight):
             worker = threading.Thread(target=self._work, name=f"batch-{index}", daemon=True)
@@ -153,7 +155,13 @@ class Dispatcher:
     # -- housekeeping (run periodically) -----------------------------------------------------
 
     def renew_leases(self) -> None:
+        """Every 2 s: keep this process's claims, and share the account's rate with the live processes."""
         self._store.renew_leases(self.instance_id, time.time() + self._lease)
+        live = max(1, self._store.live_instances(time.time() - self._lease))
+        if live != self._live_processes:
+            self._limiter.share_with(live)
+            log.info("%d bot process(es) share the Cellcast account: this one starts at most %d calls a second", live, self._limiter.limit)
+            self._live_processes = live
 
     def settle_abandoned(self) -> None:
         """Batches of a dead owner become unknown; pending batches of a send idle too long expire."""

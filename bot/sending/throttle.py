@@ -35,7 +35,8 @@ class RateLimiter:
         gateway in a different order each time."""
         if per_second < 1:
             raise ValueError("per_second must be at least 1")
-        self._limit = int(per_second)
+        self._per_second = int(per_second)
+        self._limit = self._per_second
         self._window = window
         self._clock = clock
         self._read_patience = read_patience
@@ -97,6 +98,16 @@ class RateLimiter:
                 else:
                     self._reads_waiting.remove(asked)
                 self._cond.notify_all()
+
+    def share_with(self, processes: int) -> None:
+        """Cellcast's limit is per account: with ``processes`` bot processes live, this one takes its share."""
+        with self._cond:
+            self._limit = max(1, self._per_second // max(1, processes))
+            self._cond.notify_all()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
 
     def _settle(self, kind: str, started: bool) -> None:
         with self._cond:

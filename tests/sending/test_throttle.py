@@ -133,3 +133,14 @@ def test_sends_go_before_reads_when_slots_are_short_but_an_overdue_read_goes_nex
     sends_while_overdue = [t for t, kind in grants if kind == SEND and asked[0] + 0.5 < t < read_at]
     assert len(sends_while_overdue) <= 1  # once overdue, the read takes the next slot (one send may be mid-grant)
     assert limiter.most_in_any_window(0.3) <= 2
+
+
+def test_a_shared_limit_grants_only_this_processs_share():
+    fake = FakeTime()
+    limiter = limiter_on(fake, 14)
+    limiter.share_with(2)
+    for _ in range(7):
+        limiter.acquire()
+    assert fake.now == 0.0
+    limiter.acquire()
+    assert fake.now == 1.0  # the eighth waited for the window: the other process has the other seven
