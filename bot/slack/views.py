@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from bot.sending.review import ACCOUNT, Review
-from bot.slack.kit import MAX_VIEW_BLOCKS, context, count, cut, display_number, escape, plain, quote, section
+from bot.slack.kit import MAX_PLAIN_TITLE, MAX_VIEW_BLOCKS, context, count, cut, display_number, escape, plain, quote, section
 
 CALLBACK_SEND = "mms_send"
 CALLBACK_REVIEW = "mms_review"
@@ -115,7 +115,9 @@ def review_view(draft_id: str, review: Review) -> dict:
         blocks.append(context(escape(review.optouts_note)))
     for warning in review.warnings:
         blocks.append(section(f":warning: {escape(warning)}"))
-    submit = cut(f"Send to {total:,} numbers" if total != 1 else "Send to 1 number", 24, "")
+    submit = f"Send to {total:,} numbers" if total != 1 else "Send to 1 number"
+    if len(submit) > MAX_PLAIN_TITLE:  # a million or more: Slack allows 24 characters
+        submit = f"Send to {total:,}"
     return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit)
 
 
