@@ -2,9 +2,9 @@
 
 A send and all its batches are written to the store (state ``pending``) before anything leaves.
 Workers reserve a rate slot, then claim the next batch in turn (round-robin across open sends) with
-this process's id and a lease, and send it, starting the slot as the request leaves. The lease is renewed while the process lives; a batch
-whose owner died becomes ``unknown`` once the lease runs out (the request may have left), and is
-never resent without a person asking. What Slack must be told becomes due in the store as batches
+this process's id and a lease, and send it, starting the slot as the request leaves. The lease is
+renewed while the process lives; a batch whose owner died becomes ``unknown`` once the lease runs
+out (the request may have left), and is never resent without a person asking. What Slack must be told becomes due in the store as batches
 finish; sending never waits for Slack.
 """
 
