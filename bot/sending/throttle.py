@@ -49,7 +49,7 @@ class RateLimiter:
         self._senders_waiting = 0
         self._reads_waiting: list[float] = []  # when each waiting read asked: once overdue, it goes next
         self._closed = False
-        self.granted: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind): what the limiter promised
+        self.starts_log: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind) of each start: what the limiter promises about
 
     def acquire(self, kind: str = SEND) -> bool:
         """Wait for a slot and start it now; False once the limiter is closed (the bot is stopping)."""
@@ -115,7 +115,7 @@ class RateLimiter:
             if started:
                 now = self._clock()
                 self._starts.append(now)
-                self.granted.append((now, kind))
+                self.starts_log.append((now, kind))
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -124,8 +124,8 @@ class RateLimiter:
             self._cond.notify_all()
 
     def most_in_any_window(self, window: float = 1.0) -> int:
-        """The most slots granted in any ``window`` seconds so far (for tests and benchmarks)."""
-        return most_in_any_window([t for t, _ in self.granted], window)
+        """The most starts in any ``window`` seconds so far (for tests and benchmarks)."""
+        return most_in_any_window([t for t, _ in self.starts_log], window)
 
 
 class Slot:

@@ -31,7 +31,7 @@ def test_never_more_than_the_limit_in_any_window(limit, steps):
     for pause, kind in steps:
         fake.now += pause
         assert limiter.acquire(kind)
-    starts = [t for t, _ in limiter.granted]
+    starts = [t for t, _ in limiter.starts_log]
     for start in starts:
         assert sum(1 for t in starts if start <= t < start + 1.0) <= limit
     assert limiter.most_in_any_window(1.0) <= limit
@@ -127,7 +127,7 @@ def test_sends_go_before_reads_when_slots_are_short_but_an_overdue_read_goes_nex
     stop.set()
     limiter.close()
     [t.join(2) for t in senders]
-    grants = list(limiter.granted)
+    grants = list(limiter.starts_log)
     read_at = next(t for t, kind in grants if kind == READ)
     assert read_at >= asked[0] + 0.5  # sends went first while the read was within its patience
     sends_while_overdue = [t for t, kind in grants if kind == SEND and asked[0] + 0.5 < t < read_at]
