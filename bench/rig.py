@@ -41,6 +41,11 @@ class GatewayProcess:
         self._conn.send("arrivals")
         return self._conn.recv()
 
+    def over_limit(self) -> list[float]:
+        """When calls came that the gateway refused with 429 for going over Cellcast's 15 a second."""
+        self._conn.send("over_limit")
+        return self._conn.recv()
+
     def stop(self) -> None:
         self._conn.send("stop")
         self._process.join(10)
@@ -53,7 +58,10 @@ def _serve_gateway(conn, latency: float) -> None:
     # database, and this benchmark reads no reports.
     cellcast = FakeCellcast(latency=latency, keep_records=False).start()
     conn.send(cellcast.base_url)
-    while conn.recv() == "arrivals":
+    while (command := conn.recv()) != "stop":
+        if command == "over_limit":
+            conn.send([at for _, at in cellcast.over_limit])
+            continue
         sends = [Arrival(c.at, len(c.contacts), c.contacts[0]) for c in cellcast.calls]
         conn.send(sorted(sends + [Arrival(at, 0, "") for _, at in cellcast.reads], key=lambda a: a.at))
     cellcast.stop()

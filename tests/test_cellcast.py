@@ -1,6 +1,7 @@
 """The gateway client against a real loopback server answering with the documented bodies."""
 
 import socket
+import time
 
 import pytest
 
@@ -149,3 +150,24 @@ def test_more_than_1000_contacts_is_refused_before_sending(cellcast):
     with pytest.raises(ValueError):
         send(client_for(cellcast), contacts=[f"+614{i:08d}" for i in range(1001)])
     assert cellcast.calls == []
+
+
+def test_the_stand_in_refuses_a_sixteenth_call_in_a_second_as_cellcast_does(cellcast):
+    """Cellcast: 15 calls a second per account, then 429 with OVER_LIMIT and Retry-After, nothing processed.
+    Without a rate limiter in front, the client meets it, waits as told, and gets through."""
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    client = client_for(cellcast, sleep=sleep)
+    started = time.monotonic()
+    for index in range(15):
+        send(client, contacts=[f"+614000000{index:02d}"])
+    assert not cellcast.over_limit and not waits
+    within_a_second = time.monotonic() - started < 0.9  # (a machine that slow would spread them out: nothing to refuse)
+    send(client, contacts=["+61400000099"])  # the 16th: refused, then sent after the wait
+    if within_a_second:
+        assert len(cellcast.over_limit) == 1 and waits == [1.0]
+    assert cellcast.all_contacts().count("+61400000099") == 1  # the refused attempt was not processed

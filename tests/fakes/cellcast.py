@@ -64,6 +64,9 @@ class FakeCellcast:
     messages: dict = field(default_factory=dict)  # message id → its delivery record, for the report endpoints
     initial_status: str = "queued"  # what a queued message's record says until deliver() changes it
     keep_records: bool = True  # False: the report endpoints know no message (for the throughput benchmark)
+    calls_per_second: int | None = 15  # Cellcast's limit per account, all calls together; None: no limit
+    over_limit: list[tuple[str, float]] = field(default_factory=list)  # (path, when) of calls refused with 429 for the rate
+    _recent: deque = field(default_factory=deque, repr=False)  # when the calls of the last second were taken
     _in_order: list = field(default_factory=list, repr=False)  # the records of `messages`, in time order
     _dates: list = field(default_factory=list, repr=False)  # their creation dates, for the report's date range
 
@@ -127,8 +130,13 @@ class FakeCellcast:
             return
         call = _parse(handler, body, arrived)
         with self.server.lock:
-            self.calls.append(call)
-            behaviour = self.script.popleft() if self.script else "ok"
+            refused = self._over_limit(handler.path, arrived)
+            if not refused:
+                self.calls.append(call)
+                behaviour = self.script.popleft() if self.script else "ok"
+        if refused:
+            _refuse_over_limit(handler)
+            return
         if self.latency:
             time.sleep(self.latency)
         name, arg = (behaviour if isinstance(behaviour, tuple) else (behaviour, None))
@@ -172,12 +180,31 @@ class FakeCellcast:
         else:
             raise AssertionError(f"unknown behaviour {behaviour!r}")
 
+    def _over_limit(self, path: str, arrived: float) -> bool:
+        """More than ``calls_per_second`` calls in one second: Cellcast answers 429 and processes nothing.
+        Called under the server's lock."""
+        if self.calls_per_second is None:
+            return False
+        while self._recent and self._recent[0] <= arrived - 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.calls_per_second:
+            self.over_limit.append((path, arrived))
+            return True
+        self._recent.append(arrived)
+        return False
+
     def _read(self, handler: QuietHandler) -> None:
         path = handler.path.split("?")[0]
         with self.server.lock:
-            self.reads.append((handler.path, time.monotonic()))
-            queue = self.read_failures.get(handler.path.split("?")[0])
-            behaviour = queue.popleft() if queue else "ok"
+            arrived = time.monotonic()
+            refused = self._over_limit(handler.path, arrived)
+            if not refused:
+                self.reads.append((handler.path, arrived))
+                queue = self.read_failures.get(path)
+                behaviour = queue.popleft() if queue else "ok"
+        if refused:
+            _refuse_over_limit(handler)
+            return
         if handler.headers.get("Authorization") != "Bearer " + self.api_key and self.api_key:
             handler.send(401, json.dumps(TOKEN_401).encode())
             return
@@ -256,6 +283,10 @@ def _query(path: str) -> dict[str, str]:
     from urllib.parse import parse_qsl, urlsplit
 
     return dict(parse_qsl(urlsplit(path).query))
+
+
+def _refuse_over_limit(handler: QuietHandler) -> None:
+    handler.send(429, b'{"message":"OVER_LIMIT"}', headers={"Retry-After": "1"})
 
 
 class _NewestFirst:
