@@ -226,11 +226,12 @@ class SlackReporter:
 
     def _send_csv(self, user_id: str, send_id: int) -> None:
         self._with_csv(lambda out: write_results_csv(self._store.iter_recipients(send_id), out),
-                       lambda path: self._upload(self._dm(user_id), None, path, f"mms-send-{send_id}-results.csv", f"Send {send_id}: every number"))
+                       lambda path: self._share(self._upload(path, f"mms-send-{send_id}-results.csv"), f"Send {send_id}: every number",
+                                                self._dm(user_id)))
 
     def _suppression_csv(self, user_id: str) -> None:
         self._with_csv(lambda out: write_suppression_csv(self._store.iter_suppressions(), out),
-                       lambda path: self._upload(self._dm(user_id), None, path, "mms-suppression-list.csv", "Every suppressed number"))
+                       lambda path: self._share(self._upload(path, "mms-suppression-list.csv"), "Every suppressed number", self._dm(user_id)))
 
     @staticmethod
     def _with_csv(write: Callable[[IO[str]], object], upload: Callable[[str], None]) -> None:
@@ -293,16 +294,12 @@ class SlackReporter:
 
     def _in_thread(self, send: SendRecord, text: str, blocks: list[dict]) -> None:
         try:
-            self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
+            self._call_with_images(send, "chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
         except Refused as refused:
-            if refused.error in GONE_ERRORS | DM_ERRORS:
-                send = self._carry_on(send, refused)
-                self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
-            elif refused.error in MALFORMED_ERRORS:
-                log.error("Slack refused the thread message of send %d (%s: %s); sending it as plain text", send.id, refused.error, refused.details)
-                self._call("chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=cut(text, MAX_SECTION_TEXT))
-            else:
+            if refused.error not in GONE_ERRORS | DM_ERRORS:
                 raise
+            send = self._carry_on(send, refused)
+            self._call_with_images(send, "chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
 
     def _post(self, send: SendRecord, channel: str, text: str, blocks: list[dict]) -> str:
         return self._call_with_images(send, "chat_postMessage", channel=channel, text=text, blocks=blocks)["ts"]
@@ -339,16 +336,17 @@ class SlackReporter:
         body = content(send)
         if body is None:
             return
+        file_id = self._upload(body, filename)
         try:
-            self._upload(send.report_channel, send.report_ts, body, filename, title)
+            self._share(file_id, title, send.report_channel, send.report_ts)
         except Refused as refused:
             if refused.error not in GONE_ERRORS | DM_ERRORS:
                 raise
             send = self._carry_on(send, refused)
-            self._upload(send.report_channel, send.report_ts, body, filename, title)
+            self._share(file_id, title, send.report_channel, send.report_ts)  # the bytes are up already: only where changes
 
-    def _upload(self, channel: str, thread_ts: str | None, body: bytes | str, filename: str, title: str) -> None:
-        """Slack's three-step upload; the bytes are streamed from a file (a path) or memory, never doubled."""
+    def _upload(self, body: bytes | str, filename: str) -> str:
+        """Slack's upload, steps one and two; the bytes are streamed from a file (a path) or memory, never doubled."""
         length = os.path.getsize(body) if isinstance(body, str) else len(body)
         ticket = self._call("files_getUploadURLExternal", filename=filename, length=length)
         try:
@@ -361,8 +359,12 @@ class SlackReporter:
             raise Later(f"upload: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise Later(f"upload: HTTP {response.status_code}")
+        return ticket["file_id"]
+
+    def _share(self, file_id: str, title: str, channel: str, thread_ts: str | None = None) -> None:
+        """Step three: the uploaded file appears in the channel (or thread)."""
         where = {"channel_id": channel, **({"thread_ts": thread_ts} if thread_ts else {})}
-        self._call("files_completeUploadExternal", files=[{"id": ticket["file_id"], "title": title}], **where)
+        self._call("files_completeUploadExternal", files=[{"id": file_id, "title": title}], **where)
 
     # -- Slack's answers, sorted -------------------------------------------------------------
 
