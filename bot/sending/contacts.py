@@ -264,9 +264,13 @@ def is_scientific(cell: str) -> bool:
     return bool(_SCIENTIFIC.fullmatch(cell.strip()))
 
 
-def looks_like_mobile(cell: str) -> bool:
+def national_or_none(entry: str) -> str | None:
+    """The 9-digit national form, or None when the entry is not an Australian mobile."""
     try:
-        normalise(cell)
+        return normalise(entry)
     except InvalidNumber:
-        return False
-    return True
+        return None
+
+
+def looks_like_mobile(cell: str) -> bool:
+    return national_or_none(cell) is not None

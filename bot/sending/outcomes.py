@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.sending.contacts import InvalidNumber, normalise
+from bot.sending.contacts import national_or_none
 from bot.sending.gateway import GatewayResult
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def account(sent: list[str], result: GatewayResult, *, where: str = "") -> list[
     unsubscribed = set(result.unsubscribed)
     invalid: dict[str, str] = {}
     for item in result.invalid:
-        invalid.setdefault(_national_or_raw(item.contact), item.error or item.error_type or "not valid")
+        invalid.setdefault(national_or_none(item.contact) or item.contact, item.error or item.error_type or "not valid")
     sent_set = set(sent)
     strays = (set(queued) | unsubscribed | set(invalid)) - sent_set
     if strays:
@@ -72,9 +72,3 @@ def account(sent: list[str], result: GatewayResult, *, where: str = "") -> list[
 def all_of(numbers: list[str], outcome: str, reason: str) -> list[NumberOutcome]:
     return [NumberOutcome(n, outcome, reason) for n in numbers]
 
-
-def _national_or_raw(contact: str) -> str:
-    try:
-        return normalise(contact)
-    except InvalidNumber:
-        return contact

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from bot.sending.contacts import InvalidNumber, normalise
+from bot.sending.contacts import national_or_none
 from bot.sending.delivery import CONFIRMED, DELIVERED, IN_FLIGHT, NOT_DELIVERED, is_final, tally
 from bot.sending.gateway import DeliveryRecord, Gateway, GatewayError, InboundReply, NotSent
 from bot.sending.optouts import OPTOUT, SOURCE_CELLCAST, SOURCE_REPLY, classify_reply
@@ -97,7 +97,7 @@ class CellcastSync:
         try:
             for page in range(1, MAX_PAGES + 1):
                 result = self._gateway.optouts(page)
-                numbers = [n for n in (_national(raw) for raw in result.items) if n]
+                numbers = [n for n in (national_or_none(raw) for raw in result.items) if n]
                 seen += len(numbers)
                 added += self._store.suppress_many(numbers, SOURCE_CELLCAST, "on Cellcast's opt-out list", "cellcast")
                 if not result.has_next:
@@ -181,7 +181,7 @@ class CellcastSync:
             records.extend(result.items)
             for record in result.items:
                 if is_final(record.status):
-                    wanted.discard((record.message_id, _national(record.receiver)))
+                    wanted.discard((record.message_id, national_or_none(record.receiver)))
             if not result.has_next or (until_resolved and not wanted):
                 break
         return records
@@ -189,7 +189,7 @@ class CellcastSync:
     def _apply(self, records: list[DeliveryRecord], pending: dict) -> None:
         updates = []
         for record in records:
-            known = pending.get((record.message_id, _national(record.receiver)))
+            known = pending.get((record.message_id, national_or_none(record.receiver)))
             if known is not None and record.status and record.status != known[1]:
                 updates.append((known[0], record.status))
         changed = self._store.set_deliveries(updates, DELIVERED, NOT_DELIVERED)
@@ -207,7 +207,7 @@ class CellcastSync:
         text = _plain(batch["message"])
         found: dict[str, str] = {}
         for record in records:
-            number = _national(record.receiver)
+            number = national_or_none(record.receiver)
             if number in numbers and _plain(record.message) == text and started <= _epoch(record.created_at) <= finished:
                 found.setdefault(number, record.message_id)
         confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED)
@@ -227,7 +227,7 @@ class CellcastSync:
 
     def take_delivery(self, message_id: str, receiver: str, status: str) -> bool:
         """A delivery status pushed by Cellcast's webhook."""
-        row = self._store.queued_recipient(message_id, _national(receiver) or "")
+        row = self._store.queued_recipient(message_id, national_or_none(receiver) or "")
         if row is None:
             return False
         if self._store.set_deliveries([(row, status.lower())], DELIVERED, NOT_DELIVERED):
@@ -237,7 +237,7 @@ class CellcastSync:
     # -- one reply, from polling or a webhook ------------------------------------------------
 
     def take_reply(self, reply: InboundReply, source: str, post: bool = True) -> int | None:
-        number = _national(reply.number)
+        number = national_or_none(reply.number)
         if number is None:
             log.warning("a reply from a number that is not an Australian mobile was ignored")
             return None
@@ -296,9 +296,3 @@ def _epoch(iso: str) -> float:
 def _plain(message: str) -> str:
     return message.replace("\r\n", "\n").strip()
 
-
-def _national(raw: str) -> str | None:
-    try:
-        return normalise(raw)
-    except InvalidNumber:
-        return None
