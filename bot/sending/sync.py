@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.sending.contacts import national_or_none
 from bot.sending.delivery import CONFIRMED, DELIVERED, IN_FLIGHT, NOT_DELIVERED, is_final, tally
-from bot.sending.gateway import DeliveryRecord, Gateway, GatewayError, InboundReply, NotSent
+from bot.sending.gateway import DeliveryRecord, Gateway, GatewayError, InboundReply, NotSent, Page
 from bot.sending.optouts import OPTOUT, SOURCE_CELLCAST, SOURCE_REPLY, classify_reply
 
 log = logging.getLogger(__name__)
@@ -95,13 +96,10 @@ class CellcastSync:
     def _optouts(self) -> None:
         added = seen = 0
         try:
-            for page in range(1, MAX_PAGES + 1):
-                result = self._gateway.optouts(page)
+            for result in _pages(self._gateway.optouts):
                 numbers = [n for n in (national_or_none(raw) for raw in result.items) if n]
                 seen += len(numbers)
                 added += self._store.suppress_many(numbers, SOURCE_CELLCAST, "on Cellcast's opt-out list", "cellcast")
-                if not result.has_next:
-                    break
         except (GatewayError, NotSent) as exc:
             message = getattr(exc, "user_message", str(exc))
             log.warning("opt-out sync failed after %d numbers: %s", seen, message)
@@ -118,18 +116,13 @@ class CellcastSync:
         newest = None
         fresh: list[InboundReply] = []
         try:
-            for page in range(1, (FIRST_REPLY_PAGES if first_sync else MAX_PAGES) + 1):
-                result = self._gateway.replies(page)
-                stop = False
-                for reply in result.items:
-                    key = reply_key(reply)
-                    newest = newest or key
-                    if key == newest_before:
-                        stop = True
-                        break
-                    fresh.append(reply)
-                if stop or not result.has_next:
+            for result in _pages(self._gateway.replies, FIRST_REPLY_PAGES if first_sync else MAX_PAGES):
+                keys = [reply_key(reply) for reply in result.items]
+                newest = newest or (keys[0] if keys else None)
+                if newest_before in keys:  # read up to the newest one seen last time
+                    fresh.extend(result.items[:keys.index(newest_before)])
                     break
+                fresh.extend(result.items)
         except (GatewayError, NotSent) as exc:
             log.warning("reply sync failed: %s", getattr(exc, "user_message", str(exc)))
             return
@@ -176,13 +169,12 @@ class CellcastSync:
         to_date = datetime.fromtimestamp(time.time() + 86400, timezone.utc).strftime("%Y-%m-%d")
         records: list[DeliveryRecord] = []
         wanted = set(pending)
-        for page in range(1, MAX_PAGES + 1):
-            result = self._gateway.delivery_page(from_date, to_date, page, REPORT_PAGE_SIZE)
+        for result in _pages(lambda page: self._gateway.delivery_page(from_date, to_date, page, REPORT_PAGE_SIZE)):
             records.extend(result.items)
             for record in result.items:
                 if is_final(record.status):
                     wanted.discard((record.message_id, national_or_none(record.receiver)))
-            if not result.has_next or (until_resolved and not wanted):
+            if until_resolved and not wanted:
                 break
         return records
 
@@ -275,6 +267,15 @@ class CellcastSync:
             self.take_delivery(payload["_id"], payload["receiver"], payload["status"])
             return True  # a status for a message the bot does not know is answered 200 all the same: nothing to retry
         return False
+
+
+def _pages(read: Callable[[int], Page], last: int = MAX_PAGES) -> Iterator[Page]:
+    """A paged list from page 1 until it says there is no next page (or ``last``, a safety bound)."""
+    for page in range(1, last + 1):
+        result = read(page)
+        yield result
+        if not result.has_next:
+            return
 
 
 def reply_key(reply: InboundReply) -> str:
