@@ -8,6 +8,27 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def serve_connections(server: socket.socket, serve, running=lambda: True) -> None:
+    """Accept connections on a raw listening socket, each served on its own thread, until it closes."""
+    while running():
+        try:
+            client, _ = server.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+
+def read_head(client: socket.socket) -> bytes | None:
+    """A request's line and headers, up to the blank line (and whatever followed it); None if the client left."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = client.recv(4096)
+        if not chunk:
+            return None
+        head += chunk
+    return head
+
+
 class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True

@@ -15,6 +15,8 @@ import struct
 import threading
 import time
 
+from tests.fakes.server import read_head, serve_connections
+
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -31,7 +33,7 @@ class FakeSocketMode:
         return f"ws://127.0.0.1:{self._server.getsockname()[1]}/link/?ticket=test"
 
     def start(self) -> "FakeSocketMode":
-        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=serve_connections, args=(self._server, self._serve), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -68,22 +70,11 @@ class FakeSocketMode:
             time.sleep(0.01)
         return self.acks[envelope_id]
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
     def _serve(self, client: socket.socket) -> None:
         try:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = client.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head = read_head(client)
+            if head is None:
+                return
             key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key"))
             accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
             client.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import trustme
 
+from tests.fakes.server import read_head, serve_connections
+
 
 class TlsProxy:
     def __init__(self, upstream_port: int, workdir: Path) -> None:
@@ -40,7 +42,7 @@ class TlsProxy:
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
     def start(self) -> "TlsProxy":
-        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=serve_connections, args=(self._server, self._tunnel, lambda: not self._stopping), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -55,22 +57,11 @@ class TlsProxy:
                 self._contexts[host] = context
             return self._contexts[host]
 
-    def _accept(self) -> None:
-        while not self._stopping:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
     def _tunnel(self, client: socket.socket) -> None:
         try:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = client.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head = read_head(client)
+            if head is None:
+                return
             method, target = head.split(b" ", 2)[:2]
             if method != b"CONNECT":
                 client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
