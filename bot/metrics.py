@@ -31,19 +31,18 @@ class _StoreCollector:
     def __init__(self, store) -> None:
         self._store = store
 
+    GROUPED = (  # (metric, help, table, column): one gauge per value of the column
+        ("mms_sends", "Sends recorded, by state", "sends", "state"),
+        ("mms_batches", "Batches recorded, by state", "batches", "state"),
+        ("mms_numbers", "Numbers of sends not yet purged, by outcome", "recipients", "outcome"),
+    )
+
     def collect(self):
         db = self._store.db
-        sends = GaugeMetricFamily("mms_sends", "Sends recorded, by state", labels=["state"])
-        for state, n in db.execute("SELECT state, COUNT(*) FROM sends GROUP BY state"):
-            sends.add_metric([state], n)
-        yield sends
-        batches = GaugeMetricFamily("mms_batches", "Batches recorded, by state", labels=["state"])
-        for state, n in db.execute("SELECT state, COUNT(*) FROM batches GROUP BY state"):
-            batches.add_metric([state], n)
-        yield batches
-        numbers = GaugeMetricFamily("mms_numbers", "Numbers of sends not yet purged, by outcome", labels=["outcome"])
-        for outcome, n in db.execute("SELECT outcome, COUNT(*) FROM recipients GROUP BY outcome"):
-            numbers.add_metric([outcome], n)
-        yield numbers
+        for name, help_text, table, column in self.GROUPED:
+            family = GaugeMetricFamily(name, help_text, labels=[column])
+            for value, n in db.execute(f"SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}"):
+                family.add_metric([value], n)
+            yield family
         yield GaugeMetricFamily("mms_reports_due", "Reports waiting for Slack to accept them", value=self._store.reports_due())
         yield GaugeMetricFamily("mms_suppressed_numbers", "Numbers on the suppression list", value=self._store.suppression_count())
