@@ -70,8 +70,10 @@ def main() -> int:
     try:
         bot = build(settings)
     except StoreError as exc:
-        return _fail(f"{exc}. The directory must exist and be writable by this user (uid {os.getuid()}); "
-                     "in Docker, mount a volume owned by uid 10001 at /data")
+        if settings.database_url.startswith("sqlite:"):
+            return _fail(f"{exc}. The directory must exist and be writable by this user (uid {os.getuid()}); "
+                         "in Docker, mount a volume owned by uid 10001 at /data")
+        return _fail(f"{exc}. Check that the server is up, and the user, password and database in DATABASE_URL")
     services = bot.services
     application = wsgi_app(
         None if settings.socket_mode else bot.app, health=bot.health, metrics=services.metrics.render,

@@ -11,7 +11,6 @@ import uuid
 from urllib.error import URLError
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -53,6 +52,7 @@ class Services:
     reporter: SlackReporter
     limiter: RateLimiter
     periodic: Periodic
+    leases: Periodic
     sync: CellcastSync
     metrics: Metrics
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -71,8 +71,12 @@ class Bot:
     def start(self) -> None:
         """Resume: pending batches go out, reports due are delivered, dead owners' batches settle."""
         services = self.services
+        started = time.monotonic()
+        listed = services.store.load_suppressions()  # now, so that the first review is as quick as the next
+        log.info("suppression list loaded: %d numbers in %.1f s", listed, time.monotonic() - started)
         services.dispatcher.start()
         services.reporter.start()
+        services.leases.start()
         services.periodic.start()
 
     def health(self) -> tuple[bool, str]:
@@ -101,6 +105,7 @@ class Bot:
         services.dispatcher.stop(services.settings.shutdown_grace)
         services.reporter.stop(max(0.0, services.settings.shutdown_grace - (time.monotonic() - started)))
         services.periodic.stop()
+        services.leases.stop()
         services.store.retire_instance(services.dispatcher.instance_id)
         services.gateway.close()
 
@@ -144,7 +149,7 @@ def build(settings: Settings) -> Bot:
         # Bolt's own thread pool only runs listeners; checks, sends and reports run on their own threads.
         process_before_response=False,
     )
-    store = Store(settings.database_path)
+    store = Store(settings.database_url, pool_size=settings.database_pool_size)
     store.check_writable()
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     store.register_instance(instance_id, os.getpid(), socket.gethostname())
@@ -188,21 +193,23 @@ def build(settings: Settings) -> Bot:
             "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
         },
     )
+    # Leases on a thread of their own: a slow Cellcast read or a long sweep never delays a renewal.
+    leases = Periodic("leases")
+    leases.every(2.0, "lease renewal", dispatcher.renew_leases)
+    leases.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
     periodic = Periodic()
-    periodic.every(2.0, "lease renewal", dispatcher.renew_leases)
-    periodic.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
 
     def retention() -> None:
-        cutoff = (datetime.now(timezone.utc) - timedelta(days=settings.retention_days)).isoformat(timespec="milliseconds")
-        purged = store.purge_finished_before(cutoff)
+        purged = store.purge_older_than(settings.retention_days, pause=lambda: stopping.wait(0.02))
         if purged:
             log.info("retention: deleted the images and per-number details of %d send(s) older than %d days", purged, settings.retention_days)
 
     periodic.every(86400.0, "retention sweep", retention, first_in=60.0)
     if not settings.dry_run:
         periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies, delivery reports)", sync.run)
-    services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, sync, metrics, stopping)
+    services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, leases, sync, metrics,
+                        stopping)
 
     @app.use
     def provide_services(context, next):  # noqa: A002 - Bolt's name for it

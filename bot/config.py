@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,10 +25,11 @@ class Settings:
     cellcast_timeout: float
     cellcast_calls_per_second: float
     cellcast_max_in_flight: int
-    database_path: str
+    database_url: str  # DATABASE_URL, else sqlite:/// and DATABASE_PATH
     admins: frozenset[str]
     log_level: str
     dry_run: bool = False
+    database_pool_size: int = 20
     credits_per_mms: float = 1.0
     contacts_max_bytes: int = 30_000_000
     contacts_max_rows: int = 1_000_000
@@ -47,7 +49,7 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.cellcast_api_key,
-                            self.webhook_secret) if s]
+                            self.webhook_secret, urlsplit(self.database_url).password) if s]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -96,7 +98,8 @@ class Settings:
             cellcast_timeout=number("CELLCAST_TIMEOUT", "30", float, 1, 600),
             cellcast_calls_per_second=number("CELLCAST_CALLS_PER_SECOND", "14", int, 1, 15),
             cellcast_max_in_flight=number("CELLCAST_MAX_IN_FLIGHT", "8", int, 1, 64),
-            database_path=get("DATABASE_PATH", "mms-bot.db"),
+            database_url=database_url(get("DATABASE_URL"), get("DATABASE_PATH", "mms-bot.db")),
+            database_pool_size=number("DATABASE_POOL_SIZE", "20", int, 2, 500),
             admins=frozenset(admins),
             log_level=log_level,
             dry_run=dry_run,
@@ -135,6 +138,14 @@ def _check_tokens(bot_token: str, app_token: str | None) -> None:
     if app_token is not None and not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting xapp- (Basic Information → App-Level Tokens, "
                           "scope connections:write); leave it unset for HTTP mode")
+
+
+def database_url(url: str | None, path: str) -> str:
+    if url is None:
+        return f"sqlite:///{path}"
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL must be sqlite:///path/to/file.db or postgresql://user:password@host:5432/database")
+    return url
 
 
 def webhook_secret(value: str | None) -> str | None:

@@ -15,7 +15,7 @@ def test_defaults():
     settings = Settings.from_env(REQUIRED)
     assert settings.slack_api_url == "https://slack.com/api/" and settings.port == 3000
     assert settings.cellcast_api_url == "https://api.cellcast.com" and settings.cellcast_timeout == 30
-    assert settings.database_path == "mms-bot.db" and settings.admins == frozenset() and not settings.socket_mode
+    assert settings.database_url == "sqlite:///mms-bot.db" and settings.admins == frozenset() and not settings.socket_mode
 
 
 def test_socket_mode_needs_no_signing_secret_and_admins_are_split():

@@ -23,7 +23,8 @@ from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, G
 from bot.sending.optouts import SOURCE_UNSUBSCRIBED
 from bot.sending.request import SendRequest
 from bot.sending.throttle import SEND, RateLimiter, Slot
-from bot.store import ClaimedBatch, SendRecord, Store
+from bot.sending.ports import SendStore
+from bot.sending.records import EXPIRED, FAILED, PENDING, QUEUED, UNKNOWN, ClaimedBatch, SendRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def split_batches(numbers: list[str], size: int = BATCH_SIZE) -> list[list[str]]
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: SendStore,
         gateway: Gateway,
         limiter: RateLimiter,
         *,
@@ -67,6 +68,7 @@ class Dispatcher:
         self._workers: list[threading.Thread] = []
         self._on_wire: dict[int, ClaimedBatch] = {}  # batches whose request may be on the wire now
         self._on_wire_lock = threading.Lock()
+        self._held: set[int] = set()  # batches this process's workers have claimed and not yet settled
         self._refusals: dict[int, GatewayError] = {}  # send id → the account-level refusal that stopped it
         self._sends: OrderedDict[int, tuple[SendRecord, MediaFile | None]] = OrderedDict()  # small cache
         self._sends_lock = threading.Lock()
@@ -102,7 +104,7 @@ class Dispatcher:
             abandoned = list(self._on_wire.values())
         for batch in abandoned:
             outcomes = o.all_of(batch.contacts, o.UNKNOWN, INTERRUPTED)
-            if self._store.finish_batch(batch.id, "unknown", outcomes, owner=self.instance_id, error_kind="interrupted", error_message=INTERRUPTED):
+            if self._settle(batch, UNKNOWN, outcomes, kind="interrupted", message=INTERRUPTED, attempts=3):
                 log.warning("batch %d of send %d was still on the wire at shutdown: outcome unknown", batch.seq + 1, batch.send_id)
 
     # -- entry points ------------------------------------------------------------------------
@@ -156,8 +158,10 @@ class Dispatcher:
 
     def renew_leases(self) -> None:
         """Every 2 s: keep this process's claims, and share the account's rate with the live processes."""
-        self._store.renew_leases(self.instance_id, time.time() + self._lease)
-        live = max(1, self._store.live_instances(time.time() - self._lease))
+        with self._on_wire_lock:
+            held = sorted(self._held)
+        self._store.renew_leases(self.instance_id, self._lease, held)
+        live = max(1, self._store.live_instances(self._lease))
         if live != self._live_processes:
             self._limiter.share_with(live)
             log.info("%d bot process(es) share the Cellcast account: this one starts at most %d calls a second", live, self._limiter.limit)
@@ -165,18 +169,17 @@ class Dispatcher:
 
     def settle_abandoned(self) -> None:
         """Batches of a dead owner become unknown; pending batches of a send idle too long expire."""
-        now = time.time()
-        for batch in self._store.lapsed_batches(now):
+        for batch in self._store.lapsed_batches():
             outcomes = o.all_of(batch.contacts, o.UNKNOWN, INTERRUPTED)
-            if self._store.finish_batch(batch.id, "unknown", outcomes, owner=None, error_kind="interrupted", error_message=INTERRUPTED):
+            if self._store.finish_batch(batch.id, UNKNOWN, outcomes, owner=None, error_kind="interrupted", error_message=INTERRUPTED):
                 log.warning("batch %d of send %d: its owner stopped renewing its lease; outcome unknown", batch.seq + 1, batch.send_id)
                 self._on_report_due()
         minutes = round(self._resume_within / 60)
         reason = (f"Not sent: the bot was down for more than {minutes} minute{'s' if minutes != 1 else ''}, "
                   "so it did not send this long after it was asked. Press Send again if it should still go out.")
-        for batch in self._store.stale_pending_batches(now - self._resume_within):
+        for batch in self._store.stale_pending_batches(self._resume_within):
             outcomes = o.all_of(batch.contacts, o.EXPIRED, reason)
-            if self._store.finish_batch(batch.id, "expired", outcomes, owner=None, error_kind="expired", error_message=reason, from_state="pending"):
+            if self._store.finish_batch(batch.id, EXPIRED, outcomes, owner=None, error_kind="expired", error_message=reason, from_state=PENDING):
                 log.warning("batch %d of send %d expired: not sent after a long stop", batch.seq + 1, batch.send_id)
                 self._on_report_due()
 
@@ -193,9 +196,13 @@ class Dispatcher:
                 if slot is None:
                     return  # stopping
                 try:
-                    batch = self._store.claim_next_batch(self.instance_id, time.time() + self._lease, time.time() - self._resume_within)
+                    batch = self._claim()
                     if batch is not None:
-                        self._send(batch, slot)
+                        try:
+                            self._send(batch, slot)
+                        finally:
+                            with self._on_wire_lock:
+                                self._held.discard(batch.id)
                 finally:
                     slot.release()  # a no-op once the request started; otherwise the slot goes back unused
             except Exception:
@@ -203,6 +210,13 @@ class Dispatcher:
                 # any, runs out and the batch is settled as unknown by the sweep).
                 log.exception("batch worker error")
                 self._stopping.wait(1.0)
+
+    def _claim(self) -> ClaimedBatch | None:
+        batch = self._store.claim_next_batch(self.instance_id, self._lease, self._resume_within)
+        if batch is not None:  # a renewal that misses it is harmless: the claim's lease is a full one
+            with self._on_wire_lock:
+                self._held.add(batch.id)
+        return batch
 
     def _send(self, batch: ClaimedBatch, slot: Slot) -> None:
         send, media = self._send_and_media(batch.send_id)
@@ -215,7 +229,7 @@ class Dispatcher:
         before = [o.NumberOutcome(n, o.SUPPRESSED, SUPPRESSED_SINCE_REVIEW) for n in batch.contacts if n in suppressed]
         numbers = [n for n in batch.contacts if n not in suppressed]
         if not numbers:
-            self._finish(batch, "queued", before, where)
+            self._finish(batch, QUEUED, before, where)
             return
 
         def before_request() -> None:
@@ -243,8 +257,8 @@ class Dispatcher:
             return
         except GatewayError as exc:
             log.warning("%s: %s (%s)", where, exc.kind, exc.outcome)
-            state = "unknown" if exc.outcome == "unknown" else "failed"
-            outcome = o.UNKNOWN if state == "unknown" else o.FAILED
+            state = UNKNOWN if exc.outcome == "unknown" else FAILED
+            outcome = o.UNKNOWN if state == UNKNOWN else o.FAILED
             self._finish(batch, state, before + o.all_of(numbers, outcome, exc.user_message), where, exc.kind, exc.user_message)
             if isinstance(exc, ACCOUNT_LEVEL):
                 self._refuse_send(send.id, exc)
@@ -253,7 +267,7 @@ class Dispatcher:
             # A bug of ours after the request may have left: the outcome is not known.
             log.exception("%s failed unexpectedly", where)
             message = f"Internal error ({type(exc).__name__}) — outcome unknown."
-            self._finish(batch, "unknown", before + o.all_of(numbers, o.UNKNOWN, message), where, "internal", message)
+            self._finish(batch, UNKNOWN, before + o.all_of(numbers, o.UNKNOWN, message), where, "internal", message)
             return
         finally:
             with self._on_wire_lock:
@@ -262,12 +276,11 @@ class Dispatcher:
         unsubscribed = [item.number for item in outcomes if item.outcome == o.UNSUBSCRIBED]
         if unsubscribed:  # opt-outs stick: never in a later send's list again
             self._store.suppress_many(unsubscribed, SOURCE_UNSUBSCRIBED, f"in send {send.id}", "cellcast")
-        self._finish(batch, "queued", before + outcomes, where)
+        self._finish(batch, QUEUED, before + outcomes, where)
 
     def _finish(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], where: str,
                 kind: str | None = None, message: str | None = None) -> None:
-        if not self._store.finish_batch(batch.id, state, outcomes, owner=self.instance_id, error_kind=kind, error_message=message,
-                                        progress_every=self._progress_every):
+        if not self._settle(batch, state, outcomes, kind=kind, message=message):
             counts = {}
             for item in outcomes:
                 counts[item.outcome] = counts.get(item.outcome, 0) + 1
@@ -275,9 +288,27 @@ class Dispatcher:
                       "the stored outcome stands — check Cellcast's reports", where, counts)
         self._on_report_due()
 
+    def _settle(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], *, kind: str | None, message: str | None,
+                attempts: int | None = None) -> bool:
+        """The outcome is known (the gateway answered): written until the database takes it, never
+        dropped. The batch stays held meanwhile, so its lease is renewed and nobody settles it as unknown."""
+        delay, attempt = 0.5, 0
+        while True:
+            try:
+                return self._store.finish_batch(batch.id, state, outcomes, owner=self.instance_id, error_kind=kind,
+                                                error_message=message, progress_every=self._progress_every)
+            except Exception:
+                attempt += 1
+                if attempts is not None and attempt >= attempts:
+                    raise
+                log.exception("batch %d of send %d: recording its outcome (%s) failed; trying again in %.1f s",
+                              batch.seq + 1, batch.send_id, state, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     def _finish_failed(self, batch: ClaimedBatch, numbers: list[str], before: list[o.NumberOutcome], refusal: GatewayError, where: str) -> None:
         log.info("%s not sent: the account refused the send (%s)", where, refusal.kind)
-        self._finish(batch, "failed", before + o.all_of(numbers, o.FAILED, refusal.user_message), where, refusal.kind, refusal.user_message)
+        self._finish(batch, FAILED, before + o.all_of(numbers, o.FAILED, refusal.user_message), where, refusal.kind, refusal.user_message)
 
     def _refuse_send(self, send_id: int, refusal: GatewayError) -> None:
         """Key, balance or sender refused: no further call for this send, from any process."""
@@ -285,8 +316,8 @@ class Dispatcher:
         self._store.stop_send(send_id, refusal.kind, refusal.user_message)
         for batch in self._store.pending_of(send_id):
             outcomes = o.all_of(batch.contacts, o.FAILED, refusal.user_message)
-            self._store.finish_batch(batch.id, "failed", outcomes, owner=None, error_kind=refusal.kind,
-                                     error_message=refusal.user_message, from_state="pending")
+            self._store.finish_batch(batch.id, FAILED, outcomes, owner=None, error_kind=refusal.kind,
+                                     error_message=refusal.user_message, from_state=PENDING)
         self._on_report_due()
 
     def _refusal(self, send_id: int) -> GatewayError | None:

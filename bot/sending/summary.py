@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.sending import outcomes as o
-from bot.store import ProblemGroup, SendRecord, Store
+from bot.sending.ports import SummaryStore
+from bot.sending.records import ProblemGroup, SendRecord
 
 
 @dataclass
@@ -30,9 +31,9 @@ class SendSummary:
         return sum(self.count(outcome) for outcome in o.RESENDABLE)
 
 
-def progress(store: Store, send_id: int) -> SendSummary:
+def progress(store: SummaryStore, send_id: int) -> SendSummary:
     return SendSummary(store.get_send(send_id))
 
 
-def summarise(store: Store, send_id: int, examples: int = 5) -> SendSummary:
+def summarise(store: SummaryStore, send_id: int, examples: int = 5) -> SendSummary:
     return SendSummary(store.get_send(send_id), store.problem_groups(send_id, examples))

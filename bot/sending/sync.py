@@ -20,6 +20,7 @@ from bot.sending.contacts import national_or_none
 from bot.sending.delivery import CONFIRMED, DELIVERED, IN_FLIGHT, NOT_DELIVERED, is_final, tally
 from bot.sending.gateway import DeliveryRecord, Gateway, GatewayError, InboundReply, NotSent, Page
 from bot.sending.optouts import OPTOUT, SOURCE_CELLCAST, SOURCE_REPLY, classify_reply
+from bot.sending.ports import SyncStore
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class OptoutStatus:
 
 
 class CellcastSync:
-    def __init__(self, store, gateway: Gateway, *, owner: str, every: float, on_report_due=lambda: None,
+    def __init__(self, store: SyncStore, gateway: Gateway, *, owner: str, every: float, on_report_due=lambda: None,
                  replies_channel: str | None = None, lease: float = 60.0, delivery_hours: float = 72.0) -> None:
         self._store = store
         self._gateway = gateway
@@ -64,7 +65,7 @@ class CellcastSync:
 
     def run(self) -> None:
         """One round, if this process holds the sync claim: opt-outs, then replies."""
-        if not self._store.claim_sync(self._owner, time.time() + self._lease, time.time()):
+        if not self._store.claim_sync(self._owner, self._lease):
             return
         with self._lock:
             self._optouts()
@@ -234,21 +235,25 @@ class CellcastSync:
             log.warning("a reply from a number that is not an Australian mobile was ignored")
             return None
         key = f"webhook:{reply.id}" if source == "webhook" and reply.id else reply_key(reply)
-        reply_id = self._store.record_reply(key, number, reply.body, reply.received_at, source)
-        if reply_id is None:
-            return None  # seen before
         kind = classify_reply(reply.body)
-        send_id = self._store.latest_send_to(number)
-        self._store.settle_reply(reply_id, send_id, kind)
+        # One transaction: a reply recorded is a reply whose opt-out is kept and whose report is due,
+        # or neither (the next poll sees it again). Nothing in between to lose a STOP to.
+        with self._store.transaction() as tx:
+            reply_id = self._store.record_reply(key, number, reply.body, reply.received_at, source, tx=tx)
+            if reply_id is None:
+                return None  # seen before
+            send_id = self._store.latest_send_to(number, tx=tx)
+            self._store.settle_reply(reply_id, send_id, kind, tx=tx)
+            if kind == OPTOUT:
+                self._store.suppress(number, SOURCE_REPLY, f"replied “{reply.body.strip()[:60]}”", "reply", tx=tx)
+            if post and send_id is not None:
+                self._store.report_due(f"reply:{reply_id}", send_id, "reply", {"reply_id": reply_id}, tx=tx)
+            elif post and self._replies_channel:
+                self._store.report_due(f"reply:{reply_id}", None, "reply", {"reply_id": reply_id, "channel": self._replies_channel}, tx=tx)
         if kind == OPTOUT:
-            self._store.suppress(number, SOURCE_REPLY, f"replied “{reply.body.strip()[:60]}”", "reply")
             log.info("an opt-out reply suppressed %s", number)
         if post:
-            if send_id is not None:
-                self._store.report_due(f"reply:{reply_id}", send_id, "reply", {"reply_id": reply_id})
-            elif self._replies_channel:
-                self._store.report_due(f"reply:{reply_id}", None, "reply", {"reply_id": reply_id, "channel": self._replies_channel})
-            else:
+            if send_id is None and not self._replies_channel:
                 log.info("a reply from %s matches no send and MMS_REPLIES_CHANNEL is unset: recorded, not posted", number)
             self._on_report_due()
         return reply_id

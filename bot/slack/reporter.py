@@ -34,7 +34,8 @@ from slack_sdk.errors import SlackApiError
 from bot.sending.summary import progress, summarise
 from bot.slack.blocks import channel_message, notice, reply_message, thread_summary, write_results_csv, write_suppression_csv
 from bot.slack.kit import MAX_SECTION_TEXT, cut
-from bot.store import Report, SendRecord, Store
+from bot.sending.records import SendRecord
+from bot.store import Report, Store
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,9 @@ class Later(Exception):
         self.error = error
         self.retry_after = retry_after
 
-    def due_at(self, attempts: int) -> float:
+    def delay(self, attempts: int) -> float:
         wait = self.retry_after if self.retry_after is not None else _backoff(attempts)
-        return time.time() + max(wait, 0.5)
+        return max(wait, 0.5)
 
 
 class Refused(Exception):
@@ -130,7 +131,7 @@ class SlackReporter:
                 self._stopping.wait(5.0)
                 continue
             try:
-                reports = self._store.claim_reports(self._owner, time.time() + self._lease, time.time())
+                reports = self._store.claim_reports(self._owner, self._lease)
             except Exception:
                 log.exception("could not read the reports due")
                 self._stopping.wait(2.0)
@@ -147,24 +148,24 @@ class SlackReporter:
             try:
                 self._deliver(report)
             except Later as later:
-                due_at = later.due_at(report.attempts)
+                delay = later.delay(report.attempts)
                 log.info("report %s of send %s not delivered yet (%s); again in %.0f s",
-                         report.kind, report.send_id, later.error, due_at - time.time())
+                         report.kind, report.send_id, later.error, delay)
                 for rest in reports[index:]:
-                    self._store.report_retry(rest.id, due_at, later.error)
+                    self._store.report_retry(rest.id, delay, later.error)
                 return
             except AuthFailed as exc:
                 self.auth_error = str(exc)
                 log.error("Slack refused the bot token (%s): check SLACK_BOT_TOKEN (reinstall the app if it was revoked) "
                           "and restart; the bot's reports wait until then", exc)
                 for rest in reports[index:]:
-                    self._store.report_retry(rest.id, time.time(), str(exc))
+                    self._store.report_retry(rest.id, 0.0, str(exc))
                 return
             except Exception as exc:
                 log.exception("report %s of send %s failed", report.kind, report.send_id)
-                self._store.report_retry(report.id, time.time() + _backoff(report.attempts), f"{type(exc).__name__}: {exc}")
+                self._store.report_retry(report.id, _backoff(report.attempts), f"{type(exc).__name__}: {exc}")
                 for rest in reports[index + 1:]:
-                    self._store.report_retry(rest.id, time.time() + _backoff(report.attempts), "waiting for an earlier report")
+                    self._store.report_retry(rest.id, _backoff(report.attempts), "waiting for an earlier report")
                 return
             self._store.report_done(report.id)
             self._on_delivered(report.kind)

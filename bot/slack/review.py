@@ -186,7 +186,7 @@ def _expired(draft: dict) -> bool:
 
 def expire_drafts(store) -> int:
     """Reviews stay open for an hour; after that their drafts (and any image in them) are deleted."""
-    return store.delete_drafts_before((datetime.now(timezone.utc) - DRAFT_LIFETIME).isoformat(timespec="milliseconds"))
+    return store.delete_drafts_older_than(DRAFT_LIFETIME.total_seconds())
 
 
 # -- payload → domain -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Send orchestration with the real client, a loopback gateway and a real SQLite file."""
+"""Send orchestration with the real client, a loopback gateway and a real database (SQLite and PostgreSQL)."""
 
 import threading
 import time
@@ -14,6 +14,7 @@ from bot.sending.request import SendRequest
 from bot.sending.summary import summarise
 from bot.sending.throttle import RateLimiter
 from bot.store import Store
+from bot.store.clock import ManualClock
 from tests.fakes.server import wait_for
 
 
@@ -24,16 +25,19 @@ def numbers(count, start=0):
 class Rig:
     """A store, a gateway client and one or more dispatchers (processes) on one database file."""
 
-    def __init__(self, cellcast, path):
+    def __init__(self, cellcast, database):
         cellcast.calls_per_second = None  # these dispatchers run faster than Cellcast allows, to keep the tests quick
         self.cellcast = cellcast
-        self.path = path
-        self.store = Store(str(path))
+        self.database = database
+        self.clock = ManualClock()  # every process of the rig reads this one clock, as they read the database's
+        self.store = Store(database.url, clock=self.clock)
+        self.stores = [self.store]
         self.dispatchers = []
         self.clients = []
 
     def dispatcher(self, name="p1", per_second=1000, max_in_flight=4, **kwargs):
-        store = Store(str(self.path))
+        store = Store(self.database.url, clock=self.clock)
+        self.stores.append(store)
         store.register_instance(name, 0, "test")
         stopping = threading.Event()
         limiter = RateLimiter(per_second, window=kwargs.pop("window", 1.0))
@@ -54,11 +58,13 @@ class Rig:
             dispatcher.stop(grace=2)
         for client in self.clients:
             client.close()
+        for store in self.stores:
+            store.close()
 
 
 @pytest.fixture
-def rig(cellcast, tmp_path):
-    rig = Rig(cellcast, tmp_path / "t.db")
+def rig(cellcast, database):
+    rig = Rig(cellcast, database)
     yield rig
     rig.close()
 
@@ -168,18 +174,19 @@ def test_two_processes_on_one_database_never_send_a_batch_twice(rig, cellcast):
     done(rig.store, b)
     sent = cellcast.all_contacts()
     assert len(sent) == len(set(sent)) == 30_000
-    owners = {row[0] for row in rig.store.db.execute("SELECT worked_by FROM sends")}
+    owners = {row[0] for row in rig.database.rows("SELECT worked_by FROM sends")}
     assert owners <= {"p1", "p2"}
 
 
 def test_a_dead_owners_batch_becomes_unknown_once_its_lease_runs_out(rig, cellcast):
     dispatcher = rig.dispatcher("alive", lease=0.5)
     send_id = dispatcher.record(request_for("0400000001", "V1"))
-    claimed = rig.store.claim_next_batch("dead", time.time() + 0.3)  # a process that then died
+    claimed = rig.store.claim_next_batch("dead", 0.3)  # a process that then died
     assert claimed is not None
+    rig.clock.advance(0.29)
     dispatcher.settle_abandoned()
     assert rig.store.batch_states(send_id) == {"sending": 1}  # its lease has not run out yet: hands off
-    time.sleep(0.4)
+    rig.clock.advance(0.02)
     dispatcher.settle_abandoned()
     summary = summarise(rig.store, send_id)
     assert rig.store.batch_states(send_id) == {"unknown": 1} and summary.count(o.UNKNOWN) == 1
@@ -190,7 +197,7 @@ def test_a_dead_owners_batch_becomes_unknown_once_its_lease_runs_out(rig, cellca
 def test_pending_batches_left_longer_than_resume_within_expire_instead_of_going_out(rig, cellcast):
     dispatcher = rig.dispatcher(resume_within=0.2)
     send_id = dispatcher.record(request_for("0400000001, 0400000002", "V1"))
-    time.sleep(0.3)  # the bot was "down"
+    rig.clock.advance(0.3)  # the bot was "down"
     dispatcher.settle_abandoned()
     dispatcher.start()
     summary = done(rig.store, send_id)
