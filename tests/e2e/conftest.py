@@ -21,13 +21,14 @@ def internet(slack, tmp_path):
 
 
 @pytest.fixture
-def bot_factory(slack, cellcast, tmp_path, internet):
-    """Bots that reach Slack's real file host names through the TLS proxy, like every test's bot."""
+def bot_factory(slack, cellcast, tmp_path, internet, database):
+    """Bots that reach Slack's real file host names through the TLS proxy, like every test's bot, on the
+    test's database: every end-to-end test runs once on SQLite and once on PostgreSQL."""
     started = []
     proxy = internet
 
     def make(**env):
-        bot = BotProcess(slack, cellcast, tmp_path / "bot.db", tmp_path / "bot.log", proxy=proxy, **env).start()
+        bot = BotProcess(slack, cellcast, database.url, tmp_path / "bot.log", proxy=proxy, **env).start()
         started.append(bot)
         return bot
 

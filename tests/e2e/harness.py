@@ -28,7 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def db_rows(tmp_path: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    """What the bot recorded, read from its database file as an operator would."""
+    """What the bot recorded, read from its database (SQLite or PostgreSQL) as an operator would."""
+    from tests.conftest import DATABASES
+
+    if tmp_path in DATABASES:
+        return DATABASES[tmp_path].rows(sql, args)
     with sqlite3.connect(tmp_path / "bot.db") as conn:
         return conn.execute(sql, args).fetchall()
 
@@ -48,16 +52,16 @@ def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET
 
 
 class BotProcess:
-    def __init__(self, slack, cellcast, db_path: Path, log_path: Path, proxy=None, **env) -> None:
+    def __init__(self, slack, cellcast, database: Path | str, log_path: Path, proxy=None, **env) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.slack = slack
         self.log_path = log_path
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELLCAST_", "MMS_"))},
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELLCAST_", "MMS_", "DATABASE_"))},
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
             "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": cellcast.base_url, "CELLCAST_TIMEOUT": "2",
-            "DATABASE_PATH": str(db_path), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(self.port),
+            **({"DATABASE_URL": database} if isinstance(database, str) else {"DATABASE_PATH": str(database)}), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(self.port),
             "PYTHONPATH": str(ROOT), **(proxy.env() if proxy else {}), **env,
         }
         self.http = httpx.Client(timeout=10)
@@ -66,7 +70,8 @@ class BotProcess:
 
     def start(self) -> "BotProcess":
         self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        # Its own working directory: a developer's .env in the repository is never read by the bot under test.
+        self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=self.log_path.parent, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -110,8 +110,8 @@ def test_history_and_status_for_the_sender_for_an_admin_and_no_one_else(bot, sla
     assert upload
 
 
-def test_the_app_home_is_published_within_slacks_limits_with_50_past_sends(bot, slack, cellcast, tmp_path):
-    store = Store(str(tmp_path / "bot.db"))
+def test_the_app_home_is_published_within_slacks_limits_with_50_past_sends(bot, slack, cellcast, database):
+    store = Store(database.url)
     for i in range(50):
         store.create_send({"view_id": f"K{i}", "user_id": ADMIN, "channel_id": "C1", "message": "hi", "dry_run": 0}, None, [],
                           [o.NumberOutcome(f"40000{i:04d}", o.INVALID, "test")])

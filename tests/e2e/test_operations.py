@@ -108,15 +108,23 @@ def test_oversized_bodies_are_refused_with_413_before_they_are_read(bot):
     assert bot.command("help").status_code == 200  # still serving
 
 
-def test_healthz_is_503_with_the_reason_while_the_database_cannot_be_written(bot, tmp_path):
+def test_healthz_is_503_with_the_reason_while_the_database_cannot_be_written(bot, database):
     assert bot.http.get(bot.url + "/healthz").status_code == 200
-    holder = sqlite3.connect(tmp_path / "bot.db", timeout=1, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # another process holding the database: nothing can be written
+    if database.engine == "sqlite":
+        holder = sqlite3.connect(database.path, timeout=1, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process holding the database: nothing can be written
+        named = "bot.db"
+    else:
+        import psycopg
+
+        holder = psycopg.connect(database.url)
+        holder.execute("LOCK TABLE instances IN ACCESS EXCLUSIVE MODE")  # held until the rollback below
+        named = database.url.rsplit("/", 1)[1]
     try:
         response = bot.http.get(bot.url + "/healthz")
-        assert response.status_code == 503 and "database" in response.text and "bot.db" in response.text
+        assert response.status_code == 503 and "database" in response.text and named in response.text
     finally:
-        holder.execute("ROLLBACK")
+        holder.rollback() if database.engine != "sqlite" else holder.execute("ROLLBACK")
         holder.close()
     assert bot.http.get(bot.url + "/healthz").status_code == 200
 

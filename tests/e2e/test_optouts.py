@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import sqlite3
 import time
 
 import httpx
@@ -107,8 +106,7 @@ def test_admins_suppress_and_unsuppress_others_may_not(bot, slack, cellcast, tmp
     assert bot.review()["submit"]["text"] == "Send to 1 number"
     assert "no longer suppressed" in bot.command("unsuppress 0400000001 typo").json()["text"]
     db_rows(tmp_path, "SELECT 1")
-    with sqlite3.connect(tmp_path / "bot.db") as conn:
-        conn.execute("INSERT INTO suppression VALUES ('400000005', 'replied', 'replied “STOP”', 'reply', '2026-11-28T00:00:00')")
+    db_rows(tmp_path, "INSERT INTO suppression VALUES ('400000005', 'replied', 'replied “STOP”', 'reply', '2026-11-28T00:00:00')")
     assert "consent" in bot.command("unsuppress 0400000005").json()["text"]
     assert "no longer suppressed" in bot.command("unsuppress 0400000005 called us to opt back in").json()["text"]
     audit = db_rows(tmp_path, "SELECT action, number, actor, reason FROM suppression_audit ORDER BY id")

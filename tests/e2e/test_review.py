@@ -3,13 +3,12 @@
 import codecs
 import io
 import json
-import sqlite3
 import time
 from urllib.parse import urlencode
 
 from openpyxl import Workbook
 
-from tests.e2e.harness import ADMIN, form, view_submission
+from tests.e2e.harness import ADMIN, form, view_submission, db_rows
 from tests.e2e.test_send import numbers, problem, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import flatten
@@ -134,8 +133,7 @@ def test_xlsx_utf16_and_unicode_digits_all_arrive_as_numbers(bot, slack, cellcas
 def test_a_review_confirmed_after_its_draft_expired_sends_nothing_and_says_so(bot, cellcast, tmp_path):
     bot.submit(form(contacts="0400000001"))
     review = bot.review()
-    with sqlite3.connect(tmp_path / "bot.db") as db:
-        db.execute("UPDATE drafts SET created_at = '2000-01-01T00:00:00.000+00:00'")
+    db_rows(tmp_path, "UPDATE drafts SET created_at = '2000-01-01T00:00:00.000+00:00'")
     answer = bot.confirm(review).json()
     assert answer["response_action"] == "update" and "no longer open" in flatten(answer["view"])
     time.sleep(0.3)
@@ -181,8 +179,7 @@ def test_dry_run_goes_all_the_way_without_calling_cellcast(bot_factory, slack, c
     assert "Dry run: nothing was sent" in json.dumps(reply.params)
     assert any("Dry run: nothing was sent" in text for text in slack.posted_texts("C1"))
     assert cellcast.calls == [] and cellcast.reads == []
-    with sqlite3.connect(tmp_path / "bot.db") as db:
-        queued = db.execute("SELECT number, message_id FROM recipients WHERE outcome = 'queued'").fetchall()
+    queued = db_rows(tmp_path, "SELECT number, message_id FROM recipients WHERE outcome = 'queued'")
     assert len(queued) == 2 and all(message_id.startswith("dry-run-") for _, message_id in queued)
 
 

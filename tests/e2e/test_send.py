@@ -2,13 +2,12 @@
 
 import io
 import json
-import sqlite3
 import time
 
 import pytest
 from PIL import Image
 
-from tests.e2e.harness import ADMIN, form, sign
+from tests.e2e.harness import ADMIN, form, sign, db_rows
 from tests.fakes.server import wait_for
 
 
@@ -164,7 +163,7 @@ def test_each_gateway_failure_ends_as_a_clear_thread_message(bot, slack, cellcas
     assert words in text
     assert "0400 000 001" in text and "0400 000 002" in text
     assert len(cellcast.calls) == 1  # never resent on its own
-    state = sqlite3.connect(tmp_path / "bot.db").execute("SELECT state FROM batches").fetchone()[0]
+    state = db_rows(tmp_path, "SELECT state FROM batches")[0][0]
     assert state == ("unknown" if "unknown" in words else "failed")
     assert any(b.get("block_id") == "resend" for b in reply.params["blocks"])
 
@@ -189,7 +188,7 @@ def test_allowlist_changes_survive_a_restart_and_are_audited(bot_factory, slack,
     assert "<@UCAROL>" in listing and "<@UDAVE>" not in listing
     assert bot.command(user="UCAROL").status_code == 200
     wait_for(lambda: slack.calls_to("views.open"))
-    audit = sqlite3.connect(tmp_path / "bot.db").execute("SELECT action, user_id, actor FROM allowlist_audit").fetchall()
+    audit = db_rows(tmp_path, "SELECT action, user_id, actor FROM allowlist_audit")
     assert audit == [("allow", "UCAROL", ADMIN)]
 
 
