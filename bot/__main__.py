@@ -6,11 +6,13 @@ in HTTP mode it also takes Slack's requests at /slack/events.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -47,7 +49,53 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``mms-bot`` (or ``mms-bot run``) runs the bot; the other commands are the operator's."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "copy-database":
+        return copy_database(args.source, args.target)
+    return run()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mms-bot", description="Send MMS from Slack through Cellcast.")
+    parser.add_argument("--version", action="version", version=f"mms-bot {version('mms-bot')}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (the default): settings from the environment and ./.env",
+                        description="Run the bot. Settings come from the environment and ./.env (see the README).")
+    copy = commands.add_parser("copy-database", help="copy everything into a new, empty database (SQLite → PostgreSQL)",
+                               description="Copy the allowlist, suppression list with its audit, sends, batches, every "
+                                           "number's outcome, reports due and replies into an empty database, in one "
+                                           "transaction. Stop the bot first. Refuses a target that holds anything.")
+    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///mms-bot.db (or a postgresql:// URL)")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user:password@host:5432/database")
+    return parser
+
+
+def copy_database(source_url: str, target_url: str) -> int:
+    from bot.store import Store, StoreError, database_url
+    from bot.store.copy import TargetNotEmpty, copy_database as copy
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    source_url = database_url(source_url)
+    if source_url.startswith("sqlite:///") and not Path(source_url[len("sqlite:///"):]).is_file():
+        return _fail(f"--from: there is no SQLite file at {source_url[len('sqlite:///'):]!r}")
+    try:
+        source, target = Store(source_url), Store(target_url)
+    except StoreError as exc:
+        return _fail(str(exc))
+    try:
+        copied = copy(source, target, progress=lambda table, n: print(f"{table}: {n:,} rows", flush=True))
+    except TargetNotEmpty as exc:
+        return _fail(str(exc))
+    finally:
+        source.close()
+        target.close()
+    print(f"copied {sum(copied.values()):,} rows; point DATABASE_URL at the new database and start the bot")
+    return 0
+
+
+def run() -> int:
     load_dotenv(Path.cwd() / ".env")  # the working directory's .env; real environment variables win
     try:
         settings = Settings.from_env(os.environ)

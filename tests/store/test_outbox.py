@@ -1,0 +1,71 @@
+"""Reports due: one deliverer per send, in order, on the store's clock; both engines."""
+
+import threading
+
+from tests.store.conftest import make_send
+
+
+def test_a_sends_reports_come_in_order_to_one_claimer(stores):
+    a, b = stores(), stores()
+    send_id = make_send(a, batches=0)  # post, image and summary due at once
+    first = a.claim_reports("p1", 10)
+    assert [r.kind for r in first] == ["post", "image", "summary"] and {r.send_id for r in first} == {send_id}
+    assert b.claim_reports("p2", 10) == []  # p1 holds the send
+
+
+def test_concurrent_deliverers_never_hold_reports_of_one_send_at_once(stores):
+    processes = [stores() for _ in range(4)]
+    for i in range(30):
+        make_send(processes[0], f"K{i}", batches=0)
+    holding: dict[int, str] = {}
+    guard = threading.Lock()
+    overlaps, delivered = [], []
+
+    def deliverer(store, name):
+        while reports := store.claim_reports(name, 30):
+            send_id = reports[0].send_id
+            with guard:
+                if send_id in holding:
+                    overlaps.append((send_id, holding[send_id], name))
+                holding[send_id] = name
+            for report in reports:
+                delivered.append((send_id, report.kind))
+                store.report_done(report.id)
+            with guard:
+                holding.pop(send_id, None)
+
+    threads = [threading.Thread(target=deliverer, args=(processes[i % 4], f"d{i}")) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
+    assert len(delivered) == 90 and len(set(delivered)) == 90
+    for i in range(30):
+        kinds = [kind for send_id, kind in delivered if send_id == i + 1]
+        assert kinds == ["post", "image", "summary"]
+
+
+def test_slack_saying_later_holds_the_whole_send_until_the_delay_has_passed(store, clock):
+    make_send(store, batches=0)
+    reports = store.claim_reports("p1", 10)
+    for report in reports:
+        store.report_retry(report.id, 30, "ratelimited")
+    clock.advance(29)
+    assert store.claim_reports("p1", 10) == []
+    clock.advance(2)
+    assert [r.kind for r in store.claim_reports("p1", 10)] == ["post", "image", "summary"]
+
+
+def test_a_dead_deliverers_claim_lapses_and_another_takes_over(stores, clock):
+    a, b = stores(), stores()
+    make_send(a, batches=0)
+    assert a.claim_reports("dead", 10)
+    clock.advance(11)
+    assert [r.kind for r in b.claim_reports("p2", 10)] == ["post", "image", "summary"]
+
+
+def test_a_report_made_due_twice_is_one_report(store, database):
+    for _ in range(2):
+        store.report_due("notice:1", None, "notice", {"text": "hello"})
+    assert database.rows("SELECT COUNT(*) FROM reports WHERE key = 'notice:1'") == [(1,)]
