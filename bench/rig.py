@@ -68,14 +68,59 @@ def _serve_gateway(conn, latency: float) -> None:
 
 
 @contextmanager
-def running_bot(cellcast=None, **env):
-    """The bot against the fake Slack and a fake Cellcast (in this process unless one is given)."""
+def postgres_server(url: str | None):
+    """A PostgreSQL server the benchmark may make databases on: ``url`` (any database on it), or, with
+    ``url`` "throwaway", a cluster of its own for the run (as the tests make one)."""
+    from tests.postgres import Cluster
+
+    if url is None:
+        yield None
+        return
+    cluster = Cluster()
+    if url == "throwaway":
+        cluster.start()
+        if cluster.url is None:
+            raise SystemExit(f"bench: {cluster.skipped}")
+    else:
+        cluster.url = url
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@contextmanager
+def fresh_database(server, tmp: str):
+    """A new SQLite file in ``tmp``, or a new database on the PostgreSQL server: (URL, bytes used now)."""
+    if server is None:
+        path = Path(tmp) / "bench.db"
+        yield f"sqlite:///{path}", lambda: sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+        return
+    import psycopg
+
+    url = server.fresh_database()
+
+    def size() -> int:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+    try:
+        yield url, size
+    finally:
+        server.drop_database(url)
+
+
+@contextmanager
+def running_bot(cellcast=None, server=None, **env):
+    """The bot against the fake Slack and a fake Cellcast (in this process unless one is given), on a
+    new SQLite file or (``server``) a new PostgreSQL database. ``bot.db_bytes()`` is its size."""
     slack = FakeSlack().start()
     own_cellcast = cellcast is None
     if own_cellcast:
         cellcast = FakeCellcast().start()
-    with tempfile.TemporaryDirectory() as tmp:
-        bot = BotProcess(slack, cellcast, Path(tmp) / "bench.db", Path(tmp) / "bench.log", LOG_LEVEL="WARNING", **env).start()
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(server, tmp) as (url, size):
+        bot = BotProcess(slack, cellcast, url, Path(tmp) / "bench.log", LOG_LEVEL="WARNING", **env).start()
+        bot.db_bytes = size
         try:
             yield bot, slack, cellcast
         finally:

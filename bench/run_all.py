@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ack_latency, delivery, parsing, review, suppression, throughput
+from bench import ack_latency, delivery, parsing, review, store, suppression, throughput
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
     suppression.run(quick)
     throughput.run(quick)
     delivery.run(quick)
+    store.run(quick, big=quick)  # quick: the --big path too, on small inputs, so that it cannot rot
 
 
 if __name__ == "__main__":

@@ -199,6 +199,7 @@ def build(settings: Settings) -> Bot:
     leases.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
     periodic = Periodic()
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
+    periodic.every(5.0, "database checkpoint", store.checkpoint)
 
     def retention() -> None:
         purged = store.purge_older_than(settings.retention_days, pause=lambda: stopping.wait(0.02))

@@ -1,3 +1,4 @@
+import os
 import sqlite3
 from pathlib import Path
 
@@ -19,6 +20,8 @@ def cellcast():
 @pytest.fixture(scope="session")
 def postgres_cluster():
     cluster = Cluster().start()
+    if cluster.url is None and os.environ.get("MMS_REQUIRE_POSTGRESQL"):
+        pytest.exit(f"MMS_REQUIRE_POSTGRESQL is set and {cluster.skipped}", returncode=3)
     yield cluster
     cluster.stop()
 

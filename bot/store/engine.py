@@ -106,6 +106,9 @@ class Engine:
     def check_writable(self, timeout: float = 2.0) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def checkpoint(self) -> None:
+        """SQLite's WAL is copied back off the commit path; PostgreSQL does its own."""
+
     def close(self) -> None:
         pass
 
@@ -129,6 +132,7 @@ class SqliteEngine(Engine):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run beside, never inside a commit: checkpoint()
             db = self._local.db = Database(conn)
         return db
 
@@ -142,6 +146,10 @@ class SqliteEngine(Engine):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Copies the WAL back into the database without blocking anyone (PASSIVE), then trims it."""
+        self._db().conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def check_writable(self, timeout: float = 2.0) -> None:
         """A fresh connection, so that a health check never waits behind the 30-second busy timeout."""

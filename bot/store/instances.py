@@ -40,6 +40,9 @@ class Instances(Aggregate):
             tx.execute("UPDATE reports SET owner = NULL, lease_until = NULL WHERE owner = :owner AND done_at IS NULL", {"owner": owner})
             tx.execute("DELETE FROM instances WHERE id = :owner", {"owner": owner})
 
+    def checkpoint(self) -> None:
+        self.engine.checkpoint()
+
     def check_writable(self, timeout: float = 2.0) -> None:
         """Raises StoreError naming the database when nothing can be written within ``timeout``."""
         self.engine.check_writable(timeout)
