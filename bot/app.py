@@ -155,7 +155,7 @@ def build(settings: Settings) -> Bot:
     store.register_instance(instance_id, os.getpid(), socket.gethostname())
     permissions = Permissions(store, settings.admins)
     stopping = threading.Event()
-    limiter = RateLimiter(settings.cellcast_calls_per_second)
+    limiter = RateLimiter(settings.cellcast_calls_per_second, shared=store)  # the account's rate, with every process
 
     metrics = Metrics(store)
 
@@ -202,7 +202,7 @@ def build(settings: Settings) -> Bot:
     periodic.every(5.0, "database checkpoint", store.checkpoint)
 
     def retention() -> None:
-        purged = store.purge_older_than(settings.retention_days, pause=lambda: stopping.wait(0.02))
+        purged = store.purge_older_than(settings.retention_days, wait=stopping.wait)
         if purged:
             log.info("retention: deleted the images and per-number details of %d send(s) older than %d days", purged, settings.retention_days)
 

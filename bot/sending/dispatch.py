@@ -157,14 +157,13 @@ class Dispatcher:
     # -- housekeeping (run periodically) -----------------------------------------------------
 
     def renew_leases(self) -> None:
-        """Every 2 s: keep this process's claims, and share the account's rate with the live processes."""
+        """Every 2 s: keep the claims this process's workers hold, and say it is alive."""
         with self._on_wire_lock:
             held = sorted(self._held)
         self._store.renew_leases(self.instance_id, self._lease, held)
         live = max(1, self._store.live_instances(self._lease))
         if live != self._live_processes:
-            self._limiter.share_with(live)
-            log.info("%d bot process(es) share the Cellcast account: this one starts at most %d calls a second", live, self._limiter.limit)
+            log.info("%d bot process(es) share the Cellcast account and its %d calls a second", live, self._limiter.limit)
             self._live_processes = live
 
     def settle_abandoned(self) -> None:
@@ -240,6 +239,10 @@ class Dispatcher:
             stopped = self._refusal(send.id)
             if stopped is not None:
                 raise NotSent("the account refused this send", stopped)
+            # Fencing: a process frozen past its lease (a GC pause, SIGSTOP, a VM migration) must not send
+            # a batch another process has settled meanwhile. Checked here, after every wait, as it leaves.
+            if not self._store.confirm_claim(batch.id, self.instance_id, self._lease):
+                raise ClaimLost("this process's claim on the batch lapsed; another process has settled it")
             with self._on_wire_lock:
                 self._on_wire[batch.id] = batch
             slot.start()  # last: the request leaves now
@@ -249,6 +252,9 @@ class Dispatcher:
                 message=send.message, contacts=[e164(n) for n in numbers], sender=send.sender, media=media,
                 gif_url=send.gif_url, before_request=before_request,
             )
+        except ClaimLost as exc:
+            log.warning("%s not sent: %s", where, exc)
+            return
         except NotSent as exc:
             if exc.refusal is not None:
                 self._finish_failed(batch, numbers, before, exc.refusal, where)
@@ -273,30 +279,36 @@ class Dispatcher:
             with self._on_wire_lock:
                 self._on_wire.pop(batch.id, None)
         outcomes = o.account(numbers, result, where=where)
-        unsubscribed = [item.number for item in outcomes if item.outcome == o.UNSUBSCRIBED]
-        if unsubscribed:  # opt-outs stick: never in a later send's list again
-            self._store.suppress_many(unsubscribed, SOURCE_UNSUBSCRIBED, f"in send {send.id}", "cellcast")
         self._finish(batch, QUEUED, before + outcomes, where)
 
     def _finish(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], where: str,
                 kind: str | None = None, message: str | None = None) -> None:
-        if not self._settle(batch, state, outcomes, kind=kind, message=message):
-            counts = {}
-            for item in outcomes:
-                counts[item.outcome] = counts.get(item.outcome, 0) + 1
-            log.error("%s: its outcome (%s) came after the batch was settled elsewhere (lease lapsed); "
-                      "the stored outcome stands — check Cellcast's reports", where, counts)
+        if not self._settle(batch, state, outcomes, kind=kind, message=message) and state != UNKNOWN:
+            # The gateway's answer came after another process had settled the batch as unknown (this one
+            # was frozen past its lease with the request on the wire): the answer is the truth, kept.
+            counts = o.tally(outcomes)
+            notice = (f":information_source: Batch {batch.seq + 1}'s answer from Cellcast came after it had been marked unknown: "
+                      + ", ".join(f"{n:,} {outcome}" for outcome, n in counts.items()) + ". The CSV below has every number.")
+            if self._store.correct_batch(batch.id, state, outcomes, error_kind=kind, error_message=message, notice=notice):
+                log.warning("%s: its answer (%s) came after it was settled as unknown elsewhere; the answer is recorded", where, counts)
+            else:
+                log.error("%s: its outcome (%s) came after the batch was settled elsewhere; check Cellcast's reports", where, counts)
         self._on_report_due()
 
     def _settle(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], *, kind: str | None, message: str | None,
                 attempts: int | None = None) -> bool:
         """The outcome is known (the gateway answered): written until the database takes it, never
         dropped. The batch stays held meanwhile, so its lease is renewed and nobody settles it as unknown."""
+        # Opt-outs stick (never in a later send's list again), in the same transaction as the outcome.
+        unsubscribed = [item.number for item in outcomes if item.outcome == o.UNSUBSCRIBED]
         delay, attempt = 0.5, 0
         while True:
             try:
-                return self._store.finish_batch(batch.id, state, outcomes, owner=self.instance_id, error_kind=kind,
-                                                error_message=message, progress_every=self._progress_every)
+                with self._store.transaction() as tx:
+                    if unsubscribed:
+                        self._store.suppress_many(unsubscribed, SOURCE_UNSUBSCRIBED, f"in send {batch.send_id}", "cellcast", tx=tx)
+                    return self._store.finish_batch(batch.id, state, outcomes, owner=self.instance_id, error_kind=kind,
+                                                    error_message=message, progress_every=self._progress_every, tx=tx)
             except Exception:
                 attempt += 1
                 if attempts is not None and attempt >= attempts:
@@ -339,6 +351,10 @@ class Dispatcher:
             while len(self._sends) > 32:
                 self._sends.popitem(last=False)
         return send, media
+
+
+class ClaimLost(NotSent):
+    """The claim on a batch no longer holds: another process settled it; nothing was sent."""
 
 
 class _RecordedRefusal(GatewayError):

@@ -72,3 +72,11 @@ def account(sent: list[str], result: GatewayResult, *, where: str = "") -> list[
 def all_of(numbers: list[str], outcome: str, reason: str) -> list[NumberOutcome]:
     return [NumberOutcome(n, outcome, reason) for n in numbers]
 
+
+
+def tally(outcomes: list[NumberOutcome]) -> dict[str, int]:
+    """How many numbers ended in each outcome, in the order OUTCOMES names them."""
+    counts = {outcome: 0 for outcome in OUTCOMES}
+    for item in outcomes:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+    return {outcome: n for outcome, n in counts.items() if n}

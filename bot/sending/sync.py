@@ -203,6 +203,12 @@ class CellcastSync:
             number = national_or_none(record.receiver)
             if number in numbers and _plain(record.message) == text and started <= _epoch(record.created_at) <= finished:
                 found.setdefault(number, record.message_id)
+        # A record confirms one send only: not one whose message id another send already has, nor a number
+        # that another send of the same text (a Send again, a second send) reached in that time. In doubt,
+        # the number stays unknown.
+        taken = self._store.known_message_ids(list(found.values()))
+        doubtful = self._store.sent_elsewhere(batch["send_id"], batch["message"], list(found), _iso(started), _iso(finished))
+        found = {n: m for n, m in found.items() if m not in taken and n not in doubtful}
         confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED)
         if confirmed:
             remaining = len(numbers) - confirmed

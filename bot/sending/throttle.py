@@ -6,17 +6,36 @@ immediately before the request leaves; a reserved slot counts against the window
 work between the two (claiming, building the request) can never let more than ``per_second``
 requests start in any window. Sends go first when slots are short; a read (balance, opt-outs,
 reports) waits while a send waits, but never more than ``read_patience`` seconds.
+
+Cellcast counts the account, not the process: with a ``shared`` log (the store's, one row for every
+process on the database) a slot granted here is also taken there, on the database's clock, so all
+processes together keep to the limit and an idle one leaves the whole rate to the busy ones.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 SEND = "send"
 READ = "read"
+
+
+class SharedRate(Protocol):
+    """The account's log of call starts, kept where every process sees it (bot/store/rate.py)."""
+
+    def take_slot(self, token: str, limit: int, window: float, send: bool, overdue: bool = False) -> float:
+        """0 when granted; otherwise seconds until a slot may be free."""
+
+    def slot_started(self, token: str) -> None: ...
+    def slot_released(self, token: str) -> None: ...
 
 
 class RateLimiter:
@@ -28,6 +47,7 @@ class RateLimiter:
         read_patience: float = 1.0,
         wait: Callable[[threading.Condition, float], object] | None = None,
         min_gap: float | None = None,
+        shared: SharedRate | None = None,
     ) -> None:
         """``window`` is a hair over a second (the few milliseconds between a start and its arrival at
         the gateway vary), and grants are at least ``min_gap`` apart (by default half the average
@@ -49,6 +69,7 @@ class RateLimiter:
         self._senders_waiting = 0
         self._reads_waiting: list[float] = []  # when each waiting read asked: once overdue, it goes next
         self._closed = False
+        self._shared = shared
         self.starts_log: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind) of each start: what the limiter promises about
 
     def acquire(self, kind: str = SEND) -> bool:
@@ -81,7 +102,15 @@ class RateLimiter:
                     if len(self._starts) + self._held < self._limit and patient and spaced:
                         self._held += 1
                         self._last = now
-                        return Slot(self, kind)
+                        if self._shared is None:
+                            return Slot(self, kind)
+                        token = uuid.uuid4().hex[:12]
+                        wait = self._take_shared(token, kind, overdue_read)
+                        if wait == 0.0:
+                            return Slot(self, kind, token)
+                        self._held -= 1
+                        self._wait(self._cond, min(wait, 0.1))  # a waiting send asks often: reads elsewhere stand back
+                        continue
                     if len(self._starts) + self._held >= self._limit and self._starts:
                         wait = self._starts[0] + self._window - now
                     elif not spaced:
@@ -99,17 +128,30 @@ class RateLimiter:
                     self._reads_waiting.remove(asked)
                 self._cond.notify_all()
 
-    def share_with(self, processes: int) -> None:
-        """Cellcast's limit is per account: with ``processes`` bot processes live, this one takes its share."""
-        with self._cond:
-            self._limit = max(1, self._per_second // max(1, processes))
-            self._cond.notify_all()
+    def _take_shared(self, token: str, kind: str, overdue: bool) -> float:
+        """Asks the shared log outside this limiter's lock (a database call may wait)."""
+        self._cond.release()
+        try:
+            return self._shared.take_slot(token, self._per_second, self._window, kind == SEND, overdue)
+        except Exception:
+            log.exception("the shared rate limit could not be read; trying again")
+            return 0.5
+        finally:
+            self._cond.acquire()
+
+    def _shared_call(self, method: str, token: str | None) -> None:
+        if self._shared is not None and token is not None:
+            try:
+                getattr(self._shared, method)(token)
+            except Exception:  # the log keeps the grant's time, or the entry ages out: never more calls
+                log.exception("the shared rate limit could not record a slot's %s", method)
 
     @property
     def limit(self) -> int:
         return self._limit
 
-    def _settle(self, kind: str, started: bool) -> None:
+    def _settle(self, kind: str, started: bool, token: str | None = None) -> None:
+        self._shared_call("slot_started" if started else "slot_released", token)
         with self._cond:
             self._held -= 1
             if started:
@@ -131,21 +173,22 @@ class RateLimiter:
 class Slot:
     """One reserved slot: ``start()`` as the request leaves, or ``release()`` it unused (a no-op after either)."""
 
-    def __init__(self, limiter: RateLimiter, kind: str) -> None:
+    def __init__(self, limiter: RateLimiter, kind: str, token: str | None = None) -> None:
         self._limiter = limiter
         self._kind = kind
+        self._token = token
         self.started = False
         self._settled = False
 
     def start(self) -> None:
         if not self._settled:
             self._settled = self.started = True
-            self._limiter._settle(self._kind, started=True)
+            self._limiter._settle(self._kind, started=True, token=self._token)
 
     def release(self) -> None:
         if not self._settled:
             self._settled = True
-            self._limiter._settle(self._kind, started=False)
+            self._limiter._settle(self._kind, started=False, token=self._token)
 
 
 def most_in_any_window(times: list[float], window: float = 1.0) -> int:

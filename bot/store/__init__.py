@@ -20,7 +20,9 @@ Concurrency rules, each true on both engines and tested on both (tests/store/):
 4. **Duplicate inserts are ``ON CONFLICT``**, never a caught error (PostgreSQL aborts the transaction).
 5. **One clock.** Leases, due times and timestamps come from the transaction's ``now``: the database's
    clock on PostgreSQL (hosts' clocks differ), the host's on SQLite, or a clock tests inject.
-6. **A multi-step change is one transaction**: a batch's finish, the send's counts and the summary
+6. **One rate limit for the account**: a sliding log of call starts in one row, changed under its
+   lock (``FOR UPDATE``; SQLite: the write lock) on the database's clock (``rate.py``).
+7. **A multi-step change is one transaction**: a batch's finish, the send's counts and the summary
    due; a claim and the send's turn; a reply, its suppression and its report due.
 """
 
@@ -35,6 +37,7 @@ from bot.store.engine import Engine, StoreError, Tx, open_engine
 from bot.store.instances import Instances
 from bot.store.migrations import migrate
 from bot.store.outbox import REPORT_KINDS, Outbox, Report
+from bot.store.rate import RateLog
 from bot.store.replies import Replies
 from bot.store.retention import Retention
 from bot.store.sends import Sends
@@ -49,7 +52,7 @@ def database_url(value: str) -> str:
     return value if "://" in value else f"sqlite:///{value}"
 
 
-class Store(Instances, Allowlist, Drafts, Sends, Batches, Delivery, Outbox, Suppression, Replies, SyncState, Retention):
+class Store(Instances, Allowlist, Drafts, Sends, Batches, Delivery, Outbox, Suppression, Replies, SyncState, Retention, RateLog):
     """Every aggregate's operations over one engine (the aggregates are the modules beside this one)."""
 
     def __init__(self, url: str, *, clock: Clock | None = None, pool_size: int = 20) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from bot.sending.outcomes import NumberOutcome
-from bot.sending.records import FINAL_BATCH_STATES, PENDING, SEND_DONE, SEND_OPEN, SENDING, ClaimedBatch
+from bot.sending.outcomes import NumberOutcome, tally as counts
+from bot.sending.records import FINAL_BATCH_STATES, PENDING, SEND_DONE, SEND_OPEN, SENDING, UNKNOWN, ClaimedBatch
 from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
-from bot.store.sends import counts, insert_outcomes
+from bot.store.sends import insert_outcomes
 
 _CLAIMED = "id, send_id, seq, contacts"
 
@@ -67,7 +67,7 @@ class Batches(Aggregate):
         one transaction. Only the batch's owner may settle it (``owner`` None: a sweep settling a dead
         owner's batch). When it was the send's last batch, the send is done and its summary due."""
         assert state in FINAL_BATCH_STATES
-        tally = counts(outcomes)
+        settled_counts = counts(outcomes)
         with self._tx(tx) as tx:
             owned = "AND owner = :owner" if owner is not None else ""
             row = tx.one(
@@ -79,7 +79,7 @@ class Batches(Aggregate):
                 return False
             send_id = row[0]
             insert_outcomes(tx, send_id, batch_id, outcomes)
-            sets = "".join(f", n_{o} = n_{o} + {int(n)}" for o, n in tally.items())
+            sets = "".join(f", n_{o} = n_{o} + {int(n)}" for o, n in settled_counts.items())
             remaining = tx.scalar(f"UPDATE sends SET batches_done = batches_done + 1, active_at = :now{sets} WHERE id = :id"
                                   " RETURNING batches_total - batches_done", {"now": tx.now, "id": send_id})
             if remaining <= 0:
@@ -89,6 +89,36 @@ class Batches(Aggregate):
                 outbox.due(tx, f"summary:{send_id}", send_id, "summary")
             else:
                 outbox.due_paced(tx, f"progress:{send_id}", send_id, "progress", progress_every)
+        return True
+
+    def confirm_claim(self, batch_id: int, owner: str, lease: float, *, tx: Tx | None = None) -> bool:
+        """Immediately before a request leaves: the claim still holds (and now runs ``lease`` more seconds)."""
+        with self._tx(tx) as tx:
+            return tx.one("UPDATE batches SET lease_until = :until WHERE id = :id AND owner = :owner AND state = :sending"
+                          " AND lease_until >= :now RETURNING id",
+                          {"until": tx.now + lease, "id": batch_id, "owner": owner, "sending": SENDING, "now": tx.now}) is not None
+
+    def correct_batch(self, batch_id: int, state: str, outcomes: list[NumberOutcome], *, error_kind: str | None,
+                      error_message: str | None, notice: str, tx: Tx | None = None) -> bool:
+        """A batch settled as unknown (its owner seemed dead) whose real answer came later: the answer
+        replaces the unknown outcomes, the send's counts move with it, and the thread is told."""
+        with self._tx(tx) as tx:
+            row = tx.one("UPDATE batches SET state = :state, error_kind = :kind, error_message = :message WHERE id = :id"
+                         " AND state = :unknown RETURNING send_id",
+                         {"state": state, "kind": error_kind, "message": error_message, "id": batch_id, "unknown": UNKNOWN})
+            if row is None:
+                return False
+            send_id = row[0]
+            before = dict(tx.all("SELECT outcome, COUNT(*) FROM recipients WHERE batch_id = :id GROUP BY outcome", {"id": batch_id}))
+            tx.execute("DELETE FROM recipients WHERE batch_id = :id", {"id": batch_id})
+            insert_outcomes(tx, send_id, batch_id, outcomes)
+            after = counts(outcomes)
+            moves = {o: after.get(o, 0) - before.get(o, 0) for o in set(before) | set(after)}
+            sets = ", ".join(f"n_{o} = n_{o} + {int(n)}" for o, n in moves.items() if n)
+            if sets:
+                tx.execute(f"UPDATE sends SET {sets}, delivery_done_at = NULL WHERE id = :id", {"id": send_id})
+            outbox.due(tx, f"corrected:{batch_id}", send_id, "notice", payload={"text": notice})
+            outbox.due(tx, f"csv:{send_id}", send_id, "csv")
         return True
 
     def lapsed_batches(self, *, tx: Tx | None = None) -> list[ClaimedBatch]:

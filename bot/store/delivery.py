@@ -100,6 +100,29 @@ class Delivery(Aggregate):
         with self._read(tx) as tx:
             return tx.column("SELECT number FROM recipients WHERE batch_id = :id AND outcome = 'unknown'", {"id": batch_id})
 
+    def known_message_ids(self, message_ids: list[str], *, tx: Tx | None = None) -> set[str]:
+        """Those of these message ids some recipient row already has."""
+        found: set[str] = set()
+        with self._read(tx) as tx:
+            for start in range(0, len(message_ids), 500):
+                marks, args = _marks("m", message_ids[start:start + 500])
+                found.update(tx.column(f"SELECT message_id FROM recipients WHERE message_id IN ({marks})", args))
+        return found
+
+    def sent_elsewhere(self, send_id: int, message: str, numbers: list[str], since: str, until: str, *, tx: Tx | None = None) -> set[str]:
+        """Those of these numbers that another send of the same text was sent (or tried) to between
+        ``since`` and ``until``: a report record of that text to that number may be either's."""
+        found: set[str] = set()
+        with self._read(tx) as tx:
+            for start in range(0, len(numbers), 500):
+                marks, args = _marks("n", numbers[start:start + 500])
+                found.update(tx.column(
+                    f"SELECT r.number FROM recipients r JOIN sends s ON s.id = r.send_id WHERE r.number IN ({marks})"
+                    " AND s.id != :send AND s.message = :message AND s.created_at <= :until"
+                    " AND (s.finished_at IS NULL OR s.finished_at >= :since)",
+                    {**args, "send": send_id, "message": message, "since": since, "until": until}))
+        return found
+
     def confirm_queued(self, batch_id: int, confirmed: dict[str, str], reason: str, *, tx: Tx | None = None) -> int:
         """Unknown numbers that Cellcast's report shows were queued become queued (with their message ids)."""
         if not confirmed:

@@ -135,11 +135,18 @@ def indexes_for_large_tables(tx: Tx) -> None:
     _index(tx, "idx_suppression_added", "suppression", "added_at, number")
 
 
+def shared_rate_limit(tx: Tx) -> None:
+    """The account's calls a second, one sliding log for every process (bot/store/rate.py)."""
+    tx.execute("CREATE TABLE rate_limits (name TEXT PRIMARY KEY, starts TEXT NOT NULL, sends_waiting_at DOUBLE PRECISION)")
+    tx.execute("INSERT INTO rate_limits (name, starts) VALUES ('cellcast', '[]')")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
     (3, "delivery counters never NULL", counters_never_null),
     (4, "indexes for large tables", indexes_for_large_tables),
+    (5, "one rate limit shared by every process", shared_rate_limit),
 ]
 
 

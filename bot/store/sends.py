@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from bot.sending.outcomes import OUTCOMES, NumberOutcome
+from bot.sending.outcomes import OUTCOMES, NumberOutcome, tally
 from bot.sending.records import PENDING, SEND_COUNT_FIELDS, SEND_DONE, SEND_FIELDS, SEND_OPEN, ProblemGroup, SendRecord
 from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
 
 _SEND_COLUMNS = ", ".join(SEND_FIELDS)
-
-
-def counts(outcomes: Iterable[NumberOutcome]) -> dict[str, int]:
-    tally: dict[str, int] = {}
-    for item in outcomes:
-        tally[item.outcome] = tally.get(item.outcome, 0) + 1
-    return tally
 
 
 def insert_outcomes(tx: Tx, send_id: int, batch_id: int | None, outcomes: list[NumberOutcome]) -> None:
@@ -45,13 +38,13 @@ class Sends(Aggregate):
         same confirmation delivered twice.
         """
         settled = list(settled)
-        tally = counts(settled)
+        settled_counts = tally(settled)
         with self._tx(tx) as tx:
             row = {
                 **send, "media": media, "created_at": tx.now_iso, "state": SEND_OPEN if batches else SEND_DONE,
                 "batches_total": len(batches), "active_at": tx.now, "total_contacts": sum(len(b) for b in batches),
-                "review_suppressed": tally.get("suppressed", 0), "n_delivered": 0, "n_undelivered": 0,
-                "finished_at": None if batches else tx.now_iso, **{f"n_{outcome}": n for outcome, n in tally.items()},
+                "review_suppressed": settled_counts.get("suppressed", 0), "n_delivered": 0, "n_undelivered": 0,
+                "finished_at": None if batches else tx.now_iso, **{f"n_{outcome}": n for outcome, n in settled_counts.items()},
             }
             names = list(row)
             send_id = tx.scalar(f"INSERT INTO sends ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"

@@ -226,16 +226,3 @@ def test_a_number_suppressed_after_the_review_is_not_sent(rig, cellcast):
     summary = done(rig.store, send_id)
     assert cellcast.all_contacts() == ["+61400000001"]
     assert summary.count(o.SUPPRESSED) == 1 and summary.count(o.QUEUED) == 1
-
-
-def test_processes_on_one_database_share_the_accounts_rate(rig):
-    first = rig.dispatcher("p1", per_second=14)
-    first.renew_leases()
-    assert first.limiter.limit == 14
-    second = rig.dispatcher("p2", per_second=14)
-    first.renew_leases()
-    second.renew_leases()
-    assert first.limiter.limit + second.limiter.limit <= 14  # Cellcast counts the account, not the process
-    rig.store.retire_instance("p2")
-    first.renew_leases()
-    assert first.limiter.limit == 14

@@ -135,12 +135,35 @@ def test_sends_go_before_reads_when_slots_are_short_but_an_overdue_read_goes_nex
     assert limiter.most_in_any_window(0.3) <= 2
 
 
-def test_a_shared_limit_grants_only_this_processs_share():
+class SharedLog:
+    """The shared log's contract, in memory: what the store's rate_limits row does for every process."""
+
+    def __init__(self, fake):
+        self.fake, self.starts = fake, []
+
+    def take_slot(self, token, limit, window, send, overdue=False):
+        self.starts = [(at, t) for at, t in self.starts if at + window > self.fake.now]
+        if len(self.starts) < limit:
+            self.starts.append((self.fake.now, token))
+            return 0.0
+        return min(at for at, _ in self.starts) + window - self.fake.now
+
+    def slot_started(self, token):
+        self.starts = [(self.fake.now if t == token else at, t) for at, t in self.starts]
+
+    def slot_released(self, token):
+        self.starts = [(at, t) for at, t in self.starts if t != token]
+
+
+def test_processes_sharing_the_log_keep_to_one_limit_and_an_idle_one_leaves_its_share():
     fake = FakeTime()
-    limiter = limiter_on(fake, 14)
-    limiter.share_with(2)
-    for _ in range(7):
-        limiter.acquire()
-    assert fake.now == 0.0
-    limiter.acquire()
-    assert fake.now == 1.0  # the eighth waited for the window: the other process has the other seven
+    log = SharedLog(fake)
+    busy, idle = limiter_on(fake, 14, shared=log), limiter_on(fake, 14, shared=log)
+    for _ in range(14):
+        busy.acquire()
+    assert fake.now == 0.0  # the idle process takes nothing: the busy one has the whole rate
+    idle.acquire()
+    assert fake.now == 1.0  # the other process's fifteenth waited for the window
+    released = busy.reserve()
+    released.release()
+    assert [t for _, t in log.starts].count(released._token) == 0  # an unused slot goes back to the account

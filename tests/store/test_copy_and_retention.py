@@ -43,20 +43,21 @@ def test_copy_database_copies_everything_into_an_empty_database_and_refuses_a_fu
 
 
 def test_retention_purges_in_short_steps_and_keeps_the_counts(store, clock):
-    old, new = make_send(store, "OLD", batches=3, size=2500), make_send(store, "NEW", batches=1)
+    old, new = make_send(store, "OLD", batches=3, size=6000), make_send(store, "NEW", batches=1)
     for _ in range(4):
         batch = store.claim_next_batch("p1", 10)
         store.finish_batch(batch.id, "queued", queued(batch), owner="p1")
     clock.advance(91 * 86400)
     make_send(store, "RECENT", batches=0)
     steps = []
-    assert store.purge_older_than(90, max_rows=4000, pause=lambda: steps.append(1)) == 0  # capped: resumes next run
+    assert store.purge_older_than(90, max_rows=10000, wait=steps.append) == 0  # capped: resumes next run
     assert store.get_send(old).purged_at is None
-    assert store.purge_older_than(90, pause=lambda: steps.append(1)) == 2
-    assert len(steps) >= 5  # one short transaction per 2,000 rows, with a pause after each
+    assert store.purge_older_than(90, wait=steps.append) == 2
+    assert len(steps) >= 5  # one short transaction per 5,000 rows, with a pause after each
     assert store.get_media(old) is None and list(store.iter_recipients(old)) == []
-    assert store.get_send(old).n_queued == 7500 and store.get_send(old).purged_at
-    assert store.purge_older_than(90) == 0
+    assert store.get_send(old).n_queued == 18000 and store.get_send(old).purged_at
+    assert store.purge_older_than(90, wait=steps.append) == 0
+    assert min(steps) >= 0.1  # every pause at least 100 ms: a waiting writer gets in
 
 
 def test_delivery_statuses_move_the_counters_without_recounting(store):
