@@ -173,14 +173,14 @@ def build(settings: Settings) -> Bot:
     else:
         gateway = CellcastClient(settings.cellcast_api_key, settings.cellcast_api_url, settings.cellcast_timeout,
                                  sleep=stopping.wait, before_request=take_slot, observe=observe)
-    reporter = SlackReporter(report_client, store, instance_id,
+    reporter = SlackReporter(report_client, store, instance_id, lease=settings.lease_seconds,
                              on_delivered=lambda kind: metrics.reports_delivered.labels(kind).inc(),
                              on_error=lambda method, error: metrics.slack_errors.labels(method, error).inc())
     sync = CellcastSync(store, gateway, owner=instance_id, every=settings.sync_seconds, on_report_due=reporter.wake,
                         replies_channel=settings.replies_channel, delivery_hours=settings.delivery_hours)
     dispatcher = Dispatcher(
         store, gateway, limiter, instance_id=instance_id, stopping=stopping, max_in_flight=settings.cellcast_max_in_flight,
-        resume_within=settings.resume_within, on_report_due=reporter.wake,
+        resume_within=settings.resume_within, on_report_due=reporter.wake, lease=settings.lease_seconds,
     )
     checker = review.ReviewChecker(
         client, store, SlackFileFetcher(settings.slack_bot_token, settings.slack_api_url),

@@ -30,6 +30,7 @@ class Settings:
     log_level: str
     dry_run: bool = False
     database_pool_size: int = 20
+    lease_seconds: float = 10.0
     credits_per_mms: float = 1.0
     contacts_max_bytes: int = 30_000_000
     contacts_max_rows: int = 1_000_000
@@ -100,6 +101,7 @@ class Settings:
             cellcast_max_in_flight=number("CELLCAST_MAX_IN_FLIGHT", "8", int, 1, 64),
             database_url=database_url(get("DATABASE_URL"), get("DATABASE_PATH", "mms-bot.db")),
             database_pool_size=number("DATABASE_POOL_SIZE", "20", int, 2, 500),
+            lease_seconds=number("MMS_LEASE_SECONDS", "10", float, 1, 300),
             admins=frozenset(admins),
             log_level=log_level,
             dry_run=dry_run,

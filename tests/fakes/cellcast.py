@@ -31,6 +31,7 @@ BALANCE_422 = {
 }
 TOKEN_401 = {"code": 401, "message": "Token expired", "stack": "APIError: Token expired ...."}
 STATUS_FALSE_200 = {**ENVELOPE, "status": False, "message": "Something went wrong", "data": {}, "error": {}}
+REFUSALS = {"429", "401", "422", "sender", "contacts400", "status_false"}  # answers after which nothing was queued
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ReceivedCall:
     authorization: str
     content_type: str
     at: float
+    behaviour: str = "ok"  # what the fake answered it with
 
     @property
     def contacts(self) -> list[str]:
@@ -116,11 +118,16 @@ class FakeCellcast:
         record["updatedAt"] = _iso_now()
 
     def fail_reads(self, path: str, *behaviours: str) -> None:
-        """The next GETs of ``path`` (e.g. "/api/v1/apiClient/account") answer these behaviours."""
+        """The next GETs of ``path`` (e.g. "/api/v1/apiClient/account") answer these behaviours
+        ("401", "500", "429", or ("slow", seconds) for a normal answer that late)."""
         self.read_failures.setdefault(path, deque()).extend(behaviours)
 
     def all_contacts(self) -> list[str]:
         return [c for call in self.calls for c in call.contacts]
+
+    def processed_contacts(self) -> list[str]:
+        """The numbers of every call Cellcast took on (not those it refused outright, as with a 429)."""
+        return [c for call in self.calls if call.behaviour not in REFUSALS for c in call.contacts]
 
     def _handle(self, handler: QuietHandler) -> None:
         arrived = time.monotonic()  # the call's start at the gateway: its request line and headers are in
@@ -134,6 +141,7 @@ class FakeCellcast:
             if not refused:
                 self.calls.append(call)
                 behaviour = self.script.popleft() if self.script else "ok"
+                call.behaviour = behaviour if isinstance(behaviour, str) else behaviour[0]
         if refused:
             _refuse_over_limit(handler)
             return
@@ -205,6 +213,9 @@ class FakeCellcast:
         if refused:
             _refuse_over_limit(handler)
             return
+        if isinstance(behaviour, tuple) and behaviour[0] == "slow":  # ("slow", seconds): then a normal answer
+            time.sleep(behaviour[1])
+            behaviour = "ok"
         if handler.headers.get("Authorization") != "Bearer " + self.api_key and self.api_key:
             handler.send(401, json.dumps(TOKEN_401).encode())
             return
