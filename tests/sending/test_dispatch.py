@@ -226,3 +226,23 @@ def test_a_number_suppressed_after_the_review_is_not_sent(rig, cellcast):
     summary = done(rig.store, send_id)
     assert cellcast.all_contacts() == ["+61400000001"]
     assert summary.count(o.SUPPRESSED) == 1 and summary.count(o.QUEUED) == 1
+
+
+def test_a_batch_settled_elsewhere_between_its_claim_and_its_request_is_not_sent(rig, cellcast):
+    """Fencing: the owner freezes after claiming (a GC pause, SIGSTOP); its lease runs out and another
+    process settles the batch; when the owner wakes, the check before the request stops it."""
+    owner, other = rig.dispatcher("p1", lease=0.5), rig.dispatcher("p2", lease=0.5)
+    send_id = owner.record(request_for("0400000001", "V1"))
+    send_mms = owner._gateway.send_mms
+
+    def frozen_then_sent(**kwargs):
+        rig.clock.advance(1.0)  # the owner was frozen past its lease
+        other.settle_abandoned()
+        return send_mms(**kwargs)
+
+    owner._gateway.send_mms = frozen_then_sent
+    owner.start()
+    wait_for(lambda: rig.store.batch_states(send_id) == {"unknown": 1})
+    wait_for(lambda: not owner._held)  # the owner's worker is done with it
+    assert cellcast.calls == []
+    assert summarise(rig.store, send_id).count(o.UNKNOWN) == 1
