@@ -7,6 +7,7 @@ in HTTP mode it also takes Slack's requests at /slack/events.
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import logging
 import os
 import signal
@@ -43,6 +44,24 @@ def socket_mode_alive(client) -> bool:
     return heard is None or time.time() - heard < 3 * client.ping_interval
 
 
+@contextmanager
+def quiet(*prefixes: str):
+    """Libraries' log lines off for a moment (their loggers and every child, whatever its own level): a
+    start-up problem is told in one line of ours."""
+    def named() -> list[logging.Logger]:
+        names = [n for n in logging.root.manager.loggerDict if any(n == p or n.startswith(p + ".") for p in prefixes)]
+        return [logging.getLogger(n) for n in set(names) | set(prefixes)]
+
+    silenced = [(logger, logger.disabled) for logger in named()]
+    for logger, _ in silenced:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, was in silenced:
+            logger.disabled = was
+
+
 def _fail(message: str) -> int:
     """One line, naming the setting and what to do; exit status 2; nothing was resumed or sent."""
     print(f"mms-bot: {message}", file=sys.stderr)
@@ -54,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "copy-database":
         return copy_database(args.source, args.target)
+    if args.command not in (None, "run"):
+        from bot.cli import run_command
+
+        load_dotenv(Path.cwd() / ".env")
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        return run_command(args)
     return run()
 
 
@@ -69,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                                            "transaction. Stop the bot first. Refuses a target that holds anything.")
     copy.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///mms-bot.db (or a postgresql:// URL)")
     copy.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user:password@host:5432/database")
+    from bot.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -108,7 +136,8 @@ def run() -> int:
     from bot.web import EVENTS_PATH, create_server, wsgi_app
 
     try:
-        who = check_slack(settings)
+        with quiet("slack_sdk", "slack_bolt"):  # the library's own error lines would come before ours
+            who = check_slack(settings)
     except StartupError as exc:
         return _fail(str(exc))
     log.info("Slack: signed in as %s in %s", who.get("user"), who.get("team"))
@@ -129,6 +158,10 @@ def run() -> int:
     )
     try:
         server = create_server(application, settings.host, settings.port)  # bound before anything is resumed
+    except ValueError:  # waitress: a host name that does not resolve
+        bot.close()
+        return _fail(f"cannot listen on HOST {settings.host!r}: it is not an address or a name of this machine; "
+                     "use 0.0.0.0 (every interface) or 127.0.0.1")
     except OSError as exc:
         bot.close()
         return _fail(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): another program uses PORT "
@@ -140,7 +173,8 @@ def run() -> int:
         socket_mode = SocketModeHandler(bot.app, settings.slack_app_token)
         services.socket_mode_connected = lambda: socket_mode_alive(socket_mode.client)
         try:
-            socket_mode.connect()
+            with quiet("slack_sdk", "slack_bolt"):
+                socket_mode.connect()
         except SlackApiError as exc:
             server.close()
             bot.close()
@@ -151,6 +185,9 @@ def run() -> int:
         log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    log.info("mms-bot %s: %s, %s, %s", version("mms-bot"), "Socket Mode" if settings.socket_mode else "HTTP mode",
+             services.store.engine.description,
+             "DRY RUN: nothing is sent to Cellcast" if settings.dry_run else "sending through Cellcast")
     try:
         bot.start()
         if settings.webhook_secret:

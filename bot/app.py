@@ -110,6 +110,12 @@ class Bot:
         services.gateway.close()
 
 
+def _not_token_unused(record: logging.LogRecord) -> bool:
+    """Bolt warns that SLACK_BOT_TOKEN (from the environment) is unused because a client is given: it is
+    the client's token, so the line only misleads."""
+    return "token` will be unused" not in record.getMessage()
+
+
 class StartupError(RuntimeError):
     """A setting that keeps the bot from working; the message names it and says what to do."""
 
@@ -143,6 +149,7 @@ def build(settings: Settings) -> Bot:
     )
     # The reporter decides itself when to try again (it never sleeps on one channel's 429).
     report_client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15, retry_handlers=[])
+    logging.getLogger("slack_bolt.App").addFilter(_not_token_unused)
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",

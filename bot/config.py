@@ -63,7 +63,13 @@ class Settings:
         required = ["SLACK_BOT_TOKEN"] + ([] if dry_run else ["CELLCAST_API_KEY"]) + ([] if app_token else ["SLACK_SIGNING_SECRET"])
         missing = [name for name in required if not get(name)]
         if missing:
-            raise ConfigError(f"missing required settings: {', '.join(missing)} (see README, Settings)")
+            hints = []
+            if "SLACK_SIGNING_SECRET" in missing:
+                hints.append("Socket Mode (SLACK_APP_TOKEN=xapp-…) needs no SLACK_SIGNING_SECRET")
+            if "CELLCAST_API_KEY" in missing:
+                hints.append("a dry run (MMS_DRY_RUN=true) needs no CELLCAST_API_KEY")
+            raise ConfigError(f"missing required settings: {', '.join(missing)}" + (f"; {'; '.join(hints)}" if hints else "")
+                              + " (see README, Settings)")
         _check_tokens(get("SLACK_BOT_TOKEN"), app_token)
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

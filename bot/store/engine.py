@@ -12,6 +12,7 @@ once per transaction from the engine's clock.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -132,7 +133,6 @@ class SqliteEngine(Engine):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run beside, never inside a commit: checkpoint()
             db = self._local.db = Database(conn)
         return db
 
@@ -148,7 +148,8 @@ class SqliteEngine(Engine):
         conn.execute("COMMIT")
 
     def checkpoint(self) -> None:
-        """Copies the WAL back into the database without blocking anyone (PASSIVE), then trims it."""
+        """Copies the WAL back into the database without blocking anyone (PASSIVE), every few seconds
+        beside SQLite's own automatic one, so that the WAL stays small even when commits are few and big."""
         self._db().conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def check_writable(self, timeout: float = 2.0) -> None:
@@ -178,11 +179,15 @@ class PostgresEngine(Engine):
         self._errors = (psycopg.Error,)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
                                     open=False, name="mms-bot")
+        pool_log = logging.getLogger("psycopg.pool")
+        was, pool_log.disabled = pool_log.disabled, True  # its warning per attempt: the error below says it once
         try:
             self._pool.open(wait=True, timeout=10.0)
         except Exception as exc:
             self._pool.close()
             raise StoreError(f"cannot connect to {self.description} ({_first_line(exc)}); check DATABASE_URL") from None
+        finally:
+            pool_log.disabled = was
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:

@@ -38,6 +38,11 @@ def run_bot(slack, cellcast, tmp_path, **overrides) -> subprocess.CompletedProce
     ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL"),
     ({"HOST": "my laptop"}, "HOST"),
     ({"MMS_ADMINS": "@alice"}, "MMS_ADMINS: '@alice' is not a Slack member id"),
+    ({"HOST": "notahost.invalid"}, "cannot listen on HOST 'notahost.invalid'"),
+    ({"SLACK_SIGNING_SECRET": None, "CELLCAST_API_KEY": None}, "Socket Mode (SLACK_APP_TOKEN=xapp-…) needs no SLACK_SIGNING_SECRET"),
+    ({"CELLCAST_API_KEY": None}, "a dry run (MMS_DRY_RUN=true) needs no CELLCAST_API_KEY"),
+    ({"DATABASE_URL": "mysql://db/mms"}, "DATABASE_URL must be sqlite:///"),
+    ({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot connect to the PostgreSQL database 127.0.0.1:1/none"),
 ])
 def test_each_misconfiguration_ends_in_one_line_naming_the_setting_with_exit_2(slack, cellcast, tmp_path, overrides, setting):
     result = run_bot(slack, cellcast, tmp_path, **overrides)
@@ -46,12 +51,15 @@ def test_each_misconfiguration_ends_in_one_line_naming_the_setting_with_exit_2(s
     assert len(lines) == 1 and result.stderr.strip().splitlines()[-1] == lines[0]
     assert setting in lines[0]
     assert "Traceback" not in result.stderr and cellcast.calls == []
+    noise = [line for line in result.stderr.splitlines() if any(f" {lib}" in line for lib in ("slack_sdk", "slack_bolt", "waitress", "psycopg"))]
+    assert noise == []  # no library's lines before ours
 
 
 def test_slack_unreachable_is_retried_briefly_then_named(slack, cellcast, tmp_path):
     started = time.monotonic()
     result = run_bot(slack, cellcast, tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
     assert result.returncode == 2 and "cannot reach Slack at SLACK_API_URL" in result.stderr.splitlines()[-1]
+    assert "slack_sdk" not in result.stderr and "Failed to send a request" not in result.stderr
     assert 2 <= time.monotonic() - started < 30
 
 

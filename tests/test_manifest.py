@@ -1,0 +1,40 @@
+"""manifest.yml against Slack's own manifest schema (../shared/reference/slack-manifest-schema/, read
+there, never copied): what Slack would refuse when the app is created from it, this refuses first."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+
+
+def schema_for(manifest: dict) -> dict:
+    """As manifest.schema.json picks it: by _metadata.major_version, version 1 when absent."""
+    version = (manifest.get("_metadata") or {}).get("major_version", 1)
+    return json.loads((SCHEMAS / f"manifest.schema.{version}.0.0.json").read_text())
+
+
+@pytest.fixture
+def manifest() -> dict:
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"Slack's manifest schema is not at {SCHEMAS}")
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_the_manifest_is_valid_by_slacks_schema(manifest):
+    jsonschema.validate(manifest, schema_for(manifest))
+
+
+def test_the_schema_check_refuses_what_slack_refuses(manifest):
+    broken = json.loads(json.dumps(manifest))
+    broken["features"]["slash_commands"][0]["command"] = "mms"  # a command must start with /
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema_for(broken))
+
+
+def test_the_bot_may_post_in_public_channels_it_was_not_invited_to(manifest):
+    assert "chat:write.public" in manifest["oauth_config"]["scopes"]["bot"]
