@@ -38,6 +38,9 @@ def add_commands(commands) -> None:
     export.add_argument("send_id", type=int)
     backup = commands.add_parser("backup", help="an online backup of the SQLite database", description="SQLite's online backup, safe while the bot runs.")
     backup.add_argument("path", help="the backup file to write (must not exist)")
+    commands.add_parser("preview", help="links that show the form, a review, a result and the App Home",
+                        description="Block Kit Builder links for the form, a review, the channel message, the thread "
+                                    "summary and the App Home, made from sample data by the bot's own code.")
     commands.add_parser("check", help="check the settings, Slack, the database and Cellcast; sends nothing",
                         description="Each setting and service on a line with ✓, or ✗ and what to do. Exit status 1 if any fails.")
 
@@ -45,6 +48,10 @@ def add_commands(commands) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "check":
         return check()
+    if args.command == "preview":
+        from bot.preview import main as preview
+
+        return preview()
     from bot.store import Store, StoreError
 
     try:

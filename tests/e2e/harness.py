@@ -58,7 +58,8 @@ class BotProcess:
         self.slack = slack
         self.log_path = log_path
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELLCAST_", "MMS_", "DATABASE_"))},
+            # Nothing of the developer's settings: the bot under test gets what the test gives it.
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELLCAST_", "MMS_", "DATABASE_", "LOG_LEVEL", "HOST", "PORT"))},
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
             "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": cellcast.base_url, "CELLCAST_TIMEOUT": "2",
             **({"DATABASE_URL": database} if isinstance(database, str) else {"DATABASE_PATH": str(database)}), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(self.port),

@@ -89,3 +89,25 @@ def test_check_names_what_fails(tmp_path, settings, override, wrong):
     result = mms_bot(tmp_path, "check", **{**settings, **override})
     assert result.returncode == 1
     assert any(line.startswith("✗") and wrong in line for line in result.stdout.splitlines()), result.stdout
+
+
+def test_preview_links_open_as_valid_block_kit(tmp_path):
+    import json
+    from urllib.parse import unquote
+
+    from slack_sdk.models.blocks import Block
+    from slack_sdk.models.views import View
+
+    result = mms_bot(tmp_path, "preview")
+    assert result.returncode == 0, result.stderr
+    links = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("https://app.slack.com/block-kit-builder/#")]
+    assert len(links) == 5
+    for link in links:
+        payload = json.loads(unquote(link.split("#", 1)[1]))
+        if "type" in payload:  # a modal or the App Home
+            View(**payload).validate_json()
+        for block in payload["blocks"]:
+            Block.parse(block).validate_json()
+        assert len(payload["blocks"]) <= 100
+    review = json.loads(unquote(links[1].split("#", 1)[1]))
+    assert review["callback_id"] == "mms_review" and "1,234" in json.dumps(review)
