@@ -120,7 +120,7 @@ class Settings:
             sync_seconds=number("CELLCAST_SYNC_SECONDS", "300", float, 1, 86400),
             webhook_secret=webhook_secret(get("CELLCAST_WEBHOOK_SECRET")),
             # Set but empty turns the footer off (senders exempt under the Spam Act); unset means the default.
-            optout_text=env["MMS_OPTOUT_TEXT"].strip() if "MMS_OPTOUT_TEXT" in env else "Reply STOP to opt out",
+            optout_text=_unquoted(env["MMS_OPTOUT_TEXT"].strip()) if "MMS_OPTOUT_TEXT" in env else "Reply STOP to opt out",
             replies_channel=get("MMS_REPLIES_CHANNEL"),
             delivery_hours=number("MMS_DELIVERY_HOURS", "72", float, 0.0001, 24 * 30),
         )
