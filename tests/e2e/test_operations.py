@@ -39,6 +39,8 @@ def run_bot(slack, cellcast, tmp_path, **overrides) -> subprocess.CompletedProce
     ({"HOST": "my laptop"}, "HOST"),
     ({"MMS_ADMINS": "@alice"}, "MMS_ADMINS: '@alice' is not a Slack member id"),
     ({"HOST": "notahost.invalid"}, "cannot listen on HOST 'notahost.invalid'"),
+    ({"PORT": "three thousand"}, "PORT must be a number"),
+    ({"CELLCAST_WEBHOOK_SECRET": "short"}, "CELLCAST_WEBHOOK_SECRET must be at least 16"),
     ({"SLACK_SIGNING_SECRET": None, "CELLCAST_API_KEY": None}, "Socket Mode (SLACK_APP_TOKEN=xapp-…) needs no SLACK_SIGNING_SECRET"),
     ({"CELLCAST_API_KEY": None}, "a dry run (MMS_DRY_RUN=true) needs no CELLCAST_API_KEY"),
     ({"DATABASE_URL": "mysql://db/mms"}, "DATABASE_URL must be sqlite:///"),
