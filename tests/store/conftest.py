@@ -17,11 +17,12 @@ def clock():
 
 @pytest.fixture
 def stores(database, clock):
-    """``stores()`` opens another process's store on the test's database; all read one clock."""
+    """``stores()`` opens another process's store on the test's database; all read one clock (the
+    manual one, or with ``stores(live=True)`` the database's own)."""
     opened = []
 
-    def open_store():
-        store = Store(database.url, clock=clock)
+    def open_store(live=False):
+        store = Store(database.url, clock=None if live else clock)
         opened.append(store)
         return store
 

@@ -3,28 +3,11 @@
 import threading
 import time
 
-import pytest
-
 from bot.sending.throttle import SEND, RateLimiter, most_in_any_window
-from bot.store import Store
 
 
-@pytest.fixture
-def live_stores(database):
-    """Stores on the database's own clock: these tests are about real seconds at the gateway."""
-    opened = []
-
-    def open_store():
-        opened.append(Store(database.url))
-        return opened[-1]
-
-    yield open_store
-    for store in opened:
-        store.close()
-
-
-def test_four_processes_together_never_start_more_than_the_limit_in_any_second(live_stores):
-    limiters = [RateLimiter(14, window=1.02, shared=live_stores()) for _ in range(4)]
+def test_four_processes_together_never_start_more_than_the_limit_in_any_second(stores):
+    limiters = [RateLimiter(14, window=1.02, shared=stores(live=True)) for _ in range(4)]
     stop = time.monotonic() + 2.5
 
     def caller(limiter):
@@ -41,16 +24,16 @@ def test_four_processes_together_never_start_more_than_the_limit_in_any_second(l
     assert len(starts) >= 2 * 14  # and the rate was used: about 14 a second between them
 
 
-def test_an_idle_process_leaves_the_whole_rate_to_a_busy_one(live_stores):
-    busy, idle = RateLimiter(14, shared=live_stores()), RateLimiter(14, shared=live_stores())
+def test_an_idle_process_leaves_the_whole_rate_to_a_busy_one(stores):
+    busy, idle = RateLimiter(14, shared=stores(live=True)), RateLimiter(14, shared=stores(live=True))
     began = time.monotonic()
     for _ in range(14):
         busy.acquire(SEND)
     assert time.monotonic() - began < 0.9 and idle.most_in_any_window() == 0
 
 
-def test_a_slot_given_back_unused_is_free_for_another_process(live_stores):
-    first, second = live_stores(), live_stores()
+def test_a_slot_given_back_unused_is_free_for_another_process(stores):
+    first, second = stores(live=True), stores(live=True)
     slot = RateLimiter(1, shared=first).reserve(SEND)
     assert second.take_slot("t", 1, 1.0, send=True) > 0  # held by the first process
     slot.release()
