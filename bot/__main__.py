@@ -46,20 +46,19 @@ def socket_mode_alive(client) -> bool:
 
 @contextmanager
 def quiet(*prefixes: str):
-    """Libraries' log lines off for a moment (their loggers and every child, whatever its own level): a
-    start-up problem is told in one line of ours."""
-    def named() -> list[logging.Logger]:
-        names = [n for n in logging.root.manager.loggerDict if any(n == p or n.startswith(p + ".") for p in prefixes)]
-        return [logging.getLogger(n) for n in set(names) | set(prefixes)]
+    """Libraries' log lines dropped for a moment (at the handlers, so loggers made meanwhile are covered
+    too): a start-up problem is told in one line of ours."""
+    def ours(record: logging.LogRecord) -> bool:
+        return not any(record.name == p or record.name.startswith(p + ".") for p in prefixes)
 
-    silenced = [(logger, logger.disabled) for logger in named()]
-    for logger, _ in silenced:
-        logger.disabled = True
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(ours)
     try:
         yield
     finally:
-        for logger, was in silenced:
-            logger.disabled = was
+        for handler in handlers:
+            handler.removeFilter(ours)
 
 
 def _fail(message: str) -> int:

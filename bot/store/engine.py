@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -128,7 +129,7 @@ class SqliteEngine(Engine):
         if db is None:
             # isolation_level=None: no implicit transactions; transaction() opens explicit ones.
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -206,6 +207,19 @@ class PostgresEngine(Engine):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switching a new file to WAL needs it alone for a moment, and SQLite answers "locked" at once
+    (no busy wait) while another process opens it too: several instances starting together."""
+    for attempt in range(100):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
 
 
 def _touch_health(tx: Tx) -> None:
