@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.store import Store
-from bot.store.migrations import _columns
+from bot.store.migrations import table_columns
 
 TABLES = ("allowlist", "allowlist_audit", "drafts", "sends", "batches", "recipients", "reports", "suppression",
           "suppression_audit", "replies", "sync_state")
@@ -33,7 +33,7 @@ def copy_database(source: Store, target: Store, progress: Callable[[str, int], N
         copied: dict[str, int] = {}
         for table in TABLES:
             with source.transaction(write=False) as src:
-                names = sorted(_columns(src, table) & _columns(out, table))
+                names = sorted(table_columns(src, table) & table_columns(out, table))
             insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
             cleared = CLEARED.get(table, ())
             count, chunk = 0, []
@@ -53,6 +53,6 @@ def copy_database(source: Store, target: Store, progress: Callable[[str, int], N
                         {"value": int(src.scalar("SELECT value FROM counters WHERE name = 'suppression'"))})
         if out.dialect.name == "postgresql":
             for table in TABLES:
-                if "id" in _columns(out, table) and out.scalar("SELECT pg_get_serial_sequence(:t, 'id')", {"t": table}):
+                if "id" in table_columns(out, table) and out.scalar("SELECT pg_get_serial_sequence(:t, 'id')", {"t": table}):
                     out.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
     return copied

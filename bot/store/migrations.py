@@ -78,7 +78,8 @@ BASELINE_INDEXES = [  # (name, table, columns, unique) as sqlite-utils named the
 ]
 
 
-def _columns(tx: Tx, table: str) -> set[str]:
+def table_columns(tx: Tx, table: str) -> set[str]:
+    """The columns a table has now (none: it does not exist)."""
     if tx.dialect.name == "sqlite":
         return {row[1] for row in tx.all(f"PRAGMA table_info({table})")}
     return set(tx.column("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
@@ -97,7 +98,7 @@ def _index(tx: Tx, name: str, table: str, columns: str, unique: bool = False) ->
 
 def baseline(tx: Tx) -> None:
     for table, columns in BASELINE.items():
-        present = _columns(tx, table)
+        present = table_columns(tx, table)
         if not present:
             tx.execute(f"CREATE TABLE {table} ({', '.join(_column_sql(tx, *c) for c in columns)})")
             continue

@@ -3,10 +3,11 @@
 import threading
 import time
 
+import pytest
+
+from bot.sending.gateway import InboundReply
 from bot.sending.optouts import SOURCE_REPLY
 from bot.sending.sync import CellcastSync
-from bot.sending.gateway import InboundReply
-import pytest
 
 from tests.store.conftest import Crash
 
