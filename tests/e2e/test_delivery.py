@@ -61,32 +61,35 @@ def test_an_unknown_batch_is_confirmed_from_the_report_and_the_thread_says_so(bo
     assert len(cellcast.calls) == 1  # confirmed, never sent again
 
 
+def _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, *behaviours) -> None:
+    bot = bot_factory(CELLCAST_SYNC_SECONDS="1")
+    cellcast.then(*behaviours)
+    bot.send(form(contacts="0400000001, 0400000002, 0400000003"))
+    assert "3 numbers outcome unknown" in flatten(wait_finished(slack).params)
+    assert bot.click_resend(1).status_code == 200
+    wait_for(lambda: len(cellcast.calls) == 2 and db_rows(
+        tmp_path, "SELECT COUNT(*) FROM batches WHERE send_id = 2 AND state IN ('pending', 'sending')") == [(0,)], timeout=15)
+
+
+def _sync_rounds_after(cellcast, rounds: int = 3) -> None:
+    after = time.monotonic()
+    wait_for(lambda: len([at for path, at in cellcast.reads if path.startswith("/api/v2/report") and at > after]) >= rounds, timeout=20)
+
+
 def test_a_report_record_confirms_one_send_only_and_in_doubt_none(bot_factory, slack, cellcast, tmp_path):
     """The first send's request was lost before Cellcast queued anything; its Send again was queued but
     its answer lost too. The report's records (same text, same numbers, same hour) may be either's: both
     stay unknown, rather than 6 numbers recorded queued for 3 sent."""
-    bot = bot_factory(CELLCAST_SYNC_SECONDS="1")
-    cellcast.then("drop", "queue_then_drop")
-    bot.send(form(contacts="0400000001, 0400000002, 0400000003"))
-    assert "3 numbers outcome unknown" in flatten(wait_finished(slack).params)
-    assert bot.click_resend(1).status_code == 200
-    wait_for(lambda: db_rows(tmp_path, "SELECT COUNT(*) FROM batches WHERE state = 'unknown'") == [(2,)], timeout=15)
-    after = time.monotonic()
-    wait_for(lambda: len([at for path, at in cellcast.reads if path.startswith("/api/v2/report") and at > after]) >= 3, timeout=20)
+    _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, "drop", "queue_then_drop")
+    _sync_rounds_after(cellcast)
     assert db_rows(tmp_path, "SELECT COUNT(*) FROM recipients WHERE outcome = 'queued'") == [(0,)]
-    assert len(cellcast.calls) == 2
 
 
 def test_an_unknown_send_is_not_confirmed_from_the_records_of_its_send_again(bot_factory, slack, cellcast, tmp_path):
-    bot = bot_factory(CELLCAST_SYNC_SECONDS="1")
-    cellcast.then("drop")
-    bot.send(form(contacts="0400000001, 0400000002, 0400000003"))
-    assert "3 numbers outcome unknown" in flatten(wait_finished(slack).params)
-    assert bot.click_resend(1).status_code == 200
-    wait_for(lambda: db_rows(tmp_path, "SELECT COUNT(*) FROM recipients WHERE send_id = 2 AND outcome = 'queued'") == [(3,)], timeout=15)
-    after = time.monotonic()
-    wait_for(lambda: len([at for path, at in cellcast.reads if path.startswith("/api/v2/report") and at > after]) >= 3, timeout=20)
+    _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, "drop")
+    _sync_rounds_after(cellcast)
     assert db_rows(tmp_path, "SELECT DISTINCT outcome FROM recipients WHERE send_id = 1") == [(o.UNKNOWN,)]
+    assert db_rows(tmp_path, "SELECT COUNT(*) FROM recipients WHERE send_id = 2 AND outcome = 'queued'") == [(3,)]
 
 
 def test_absence_from_the_report_never_turns_unknown_into_not_sent(bot_factory, slack, cellcast, tmp_path):
