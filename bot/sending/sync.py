@@ -209,14 +209,16 @@ class CellcastSync:
         taken = self._store.known_message_ids(list(found.values()))
         doubtful = self._store.sent_elsewhere(batch["send_id"], batch["message"], list(found), _iso(started), _iso(finished))
         found = {n: m for n, m in found.items() if m not in taken and n not in doubtful}
-        confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED)
+        with self._store.transaction() as tx:  # the confirmation, and the thread's notice and CSV due, or none
+            confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED, tx=tx)
+            if confirmed:
+                remaining = len(numbers) - confirmed
+                self._store.report_due(f"confirmed:{batch['id']}:{confirmed}", batch["send_id"], "notice", {"text": (
+                    f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose outcome was unknown were queued"
+                    + (f"; {remaining:,} stay unknown." if remaining else ".") + " The CSV below has them.")}, tx=tx)
+                self._store.report_due(f"csv:{batch['send_id']}", batch["send_id"], "csv", tx=tx)
         if confirmed:
-            remaining = len(numbers) - confirmed
             log.info("send %d: Cellcast's report confirms %d number(s) of unknown outcome were queued", batch["send_id"], confirmed)
-            self._store.report_due(f"confirmed:{batch['id']}:{confirmed}", batch["send_id"], "notice", {"text": (
-                f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose outcome was unknown were queued"
-                + (f"; {remaining:,} stay unknown." if remaining else ".") + " The CSV below has them.")})
-            self._store.report_due(f"csv:{batch['send_id']}", batch["send_id"], "csv")
             self._on_report_due()
 
     def _finish_delivery(self, send_id: int) -> None:

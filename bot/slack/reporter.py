@@ -192,9 +192,10 @@ class SlackReporter:
             summary = summarise(self._store, send.id)
             text, blocks, needs_csv = thread_summary(summary)
             self._in_thread(send, text, blocks)
-            self._store.mark_reported(send.id)
-            if needs_csv:
-                self._store.report_due(f"csv:{send.id}", send.id, "csv")
+            with self._store.transaction() as tx:  # reported, and its CSV due, or neither
+                self._store.mark_reported(send.id, tx=tx)
+                if needs_csv:
+                    self._store.report_due(f"csv:{send.id}", send.id, "csv", tx=tx)
         elif report.kind == "csv":
             send = self._ensure_posted(send)
             self._upload_csv(send)

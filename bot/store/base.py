@@ -7,6 +7,11 @@ from contextlib import AbstractContextManager, nullcontext
 from bot.store.engine import Engine, Tx
 
 
+def in_list(prefix: str, values: list) -> tuple[str, dict]:
+    """``:p0, :p1, …`` and their values, for ``IN (…)`` with named parameters on both engines."""
+    return ", ".join(f":{prefix}{i}" for i in range(len(values))), {f"{prefix}{i}": v for i, v in enumerate(values)}
+
+
 class Aggregate:
     engine: Engine
 

@@ -7,12 +7,8 @@ from collections.abc import Iterable
 
 from bot.sending.records import SEND_DONE, UNKNOWN
 from bot.store import outbox
-from bot.store.base import Aggregate
+from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
-
-
-def _marks(prefix: str, values: list) -> tuple[str, dict]:
-    return ", ".join(f":{prefix}{i}" for i in range(len(values))), {f"{prefix}{i}": v for i, v in enumerate(values)}
 
 
 class Delivery(Aggregate):
@@ -33,8 +29,8 @@ class Delivery(Aggregate):
         """(message id, number) → (recipient row id, status so far), for queued numbers without a final status."""
         if not send_ids:
             return {}
-        sends, send_args = _marks("s", send_ids)
-        states, state_args = _marks("f", list(in_flight))
+        sends, send_args = in_list("s", send_ids)
+        states, state_args = in_list("f", list(in_flight))
         with self._read(tx) as tx:
             rows = tx.all(f"SELECT message_id, number, id, delivery FROM recipients WHERE send_id IN ({sends}) AND outcome = 'queued'"
                           f" AND message_id IS NOT NULL AND (delivery IS NULL OR delivery IN ({states}))", {**send_args, **state_args})
@@ -62,7 +58,7 @@ class Delivery(Aggregate):
         with self._tx(tx) as tx:
             ids = sorted(latest)
             for start in range(0, len(ids), 500):
-                marks, args = _marks("r", ids[start:start + 500])
+                marks, args = in_list("r", ids[start:start + 500])
                 rows = tx.all(f"SELECT id, send_id, delivery FROM recipients WHERE id IN ({marks}) ORDER BY id {tx.dialect.lock_suffix}", args)
                 for row_id, send_id, before in rows:
                     after = latest[row_id]
@@ -105,7 +101,7 @@ class Delivery(Aggregate):
         found: set[str] = set()
         with self._read(tx) as tx:
             for start in range(0, len(message_ids), 500):
-                marks, args = _marks("m", message_ids[start:start + 500])
+                marks, args = in_list("m", message_ids[start:start + 500])
                 found.update(tx.column(f"SELECT message_id FROM recipients WHERE message_id IN ({marks})", args))
         return found
 
@@ -115,7 +111,7 @@ class Delivery(Aggregate):
         found: set[str] = set()
         with self._read(tx) as tx:
             for start in range(0, len(numbers), 500):
-                marks, args = _marks("n", numbers[start:start + 500])
+                marks, args = in_list("n", numbers[start:start + 500])
                 found.update(tx.column(
                     f"SELECT r.number FROM recipients r JOIN sends s ON s.id = r.send_id WHERE r.number IN ({marks})"
                     " AND s.id != :send AND s.message = :message AND s.created_at <= :until"

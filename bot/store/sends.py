@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from bot.sending.outcomes import OUTCOMES, NumberOutcome, tally
 from bot.sending.records import PENDING, SEND_COUNT_FIELDS, SEND_DONE, SEND_FIELDS, SEND_OPEN, ProblemGroup, SendRecord
 from bot.store import outbox
-from bot.store.base import Aggregate
+from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
 
 _SEND_COLUMNS = ", ".join(SEND_FIELDS)
@@ -112,11 +112,10 @@ class Sends(Aggregate):
         return (row[0], row[1]) if row and row[0] else None
 
     def resendable(self, send_id: int, outcomes: Iterable[str], *, tx: Tx | None = None) -> list[str]:
-        wanted = list(outcomes)
-        marks = ", ".join(f":o{i}" for i in range(len(wanted)))
+        marks, args = in_list("o", list(outcomes))
         with self._read(tx) as tx:
             return tx.column(f"SELECT number FROM recipients WHERE send_id = :id AND outcome IN ({marks}) ORDER BY id",
-                             {"id": send_id, **{f"o{i}": o for i, o in enumerate(wanted)}})
+                             {"id": send_id, **args})
 
     def problem_groups(self, send_id: int, examples: int = 5, *, tx: Tx | None = None) -> list[ProblemGroup]:
         """Every outcome but queued, grouped by reason, with counts and the first few entries of each."""
