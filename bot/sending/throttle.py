@@ -56,7 +56,6 @@ class RateLimiter:
         if per_second < 1:
             raise ValueError("per_second must be at least 1")
         self._per_second = int(per_second)
-        self._limit = self._per_second
         self._window = window
         self._clock = clock
         self._read_patience = read_patience
@@ -99,7 +98,7 @@ class RateLimiter:
                     else:
                         patient = self._senders_waiting == 0 or (overdue_read and asked == min(self._reads_waiting))
                     spaced = now >= self._last + self._min_gap
-                    if len(self._starts) + self._held < self._limit and patient and spaced:
+                    if len(self._starts) + self._held < self._per_second and patient and spaced:
                         self._held += 1
                         self._last = now
                         if self._shared is None:
@@ -111,7 +110,7 @@ class RateLimiter:
                         self._held -= 1
                         self._wait(self._cond, min(wait, 0.1))  # a waiting send asks often: reads elsewhere stand back
                         continue
-                    if len(self._starts) + self._held >= self._limit and self._starts:
+                    if len(self._starts) + self._held >= self._per_second and self._starts:
                         wait = self._starts[0] + self._window - now
                     elif not spaced:
                         wait = self._last + self._min_gap - now
@@ -139,19 +138,20 @@ class RateLimiter:
         finally:
             self._cond.acquire()
 
-    def _shared_call(self, method: str, token: str | None) -> None:
-        if self._shared is not None and token is not None:
-            try:
-                getattr(self._shared, method)(token)
-            except Exception:  # the log keeps the grant's time, or the entry ages out: never more calls
-                log.exception("the shared rate limit could not record a slot's %s", method)
+    def _tell_shared(self, started: bool, token: str | None) -> None:
+        if self._shared is None or token is None:
+            return
+        try:
+            (self._shared.slot_started if started else self._shared.slot_released)(token)
+        except Exception:  # the log keeps the grant's time, or the entry ages out: never more calls
+            log.exception("the shared rate limit could not record a slot %s", "start" if started else "release")
 
     @property
     def limit(self) -> int:
-        return self._limit
+        return self._per_second
 
     def _settle(self, kind: str, started: bool, token: str | None = None) -> None:
-        self._shared_call("slot_started" if started else "slot_released", token)
+        self._tell_shared(started, token)
         with self._cond:
             self._held -= 1
             if started:
@@ -174,7 +174,7 @@ class Slot:
     """One reserved slot: ``start()`` as the request leaves, or ``release()`` it unused (a no-op after either)."""
 
     def __init__(self, limiter: RateLimiter, kind: str, token: str | None = None) -> None:
-        self._limiter = limiter
+        self._per_seconder = limiter
         self._kind = kind
         self._token = token
         self.started = False
@@ -183,12 +183,12 @@ class Slot:
     def start(self) -> None:
         if not self._settled:
             self._settled = self.started = True
-            self._limiter._settle(self._kind, started=True, token=self._token)
+            self._per_seconder._settle(self._kind, started=True, token=self._token)
 
     def release(self) -> None:
         if not self._settled:
             self._settled = True
-            self._limiter._settle(self._kind, started=False, token=self._token)
+            self._per_seconder._settle(self._kind, started=False, token=self._token)
 
 
 def most_in_any_window(times: list[float], window: float = 1.0) -> int:
