@@ -24,6 +24,9 @@ Concurrency rules, each true on both engines and tested on both (tests/store/):
    lock (``FOR UPDATE``; SQLite: the write lock) on the database's clock (``rate.py``).
 7. **A multi-step change is one transaction**: a batch's finish, the send's counts and the summary
    due; a claim and the send's turn; a reply, its suppression and its report due.
+8. **A reply is recorded once** whether the poll, the webhook or both bring it: looking for its twin
+   and inserting it run under a lock on the number (PostgreSQL: an advisory lock, ``Tx.serialise``;
+   SQLite: the write lock), so two processes cannot both miss each other (``replies.py``).
 """
 
 from __future__ import annotations

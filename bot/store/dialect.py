@@ -20,6 +20,7 @@ class Dialect:
     lock_suffix: str  # after a SELECT of a row that serialises a change (a send's reports)
     least: str  # the smaller of two values (SQLite's scalar MIN, PostgreSQL's LEAST)
     greatest: str
+    name_lock: str | None  # a lock on a name until commit, for a change with no row to lock yet (None: the write lock does)
 
     def sql(self, query: str) -> str:
         return _pyformat(query) if self.name == "postgresql" else query
@@ -46,6 +47,7 @@ SQLITE = Dialect(
     lock_suffix="",
     least="MIN",
     greatest="MAX",
+    name_lock=None,  # a writer holds the database's write lock (BEGIN IMMEDIATE) until commit already
 )
 
 POSTGRESQL = Dialect(
@@ -57,4 +59,5 @@ POSTGRESQL = Dialect(
     lock_suffix="FOR UPDATE",
     least="LEAST",
     greatest="GREATEST",
+    name_lock="SELECT pg_advisory_xact_lock(hashtext(:name))",
 )

@@ -54,6 +54,11 @@ class Tx:
     def now_iso(self) -> str:
         return iso(self.now)
 
+    def serialise(self, name: str) -> None:
+        """Until this transaction ends, no other transaction that serialises on ``name`` runs past this point."""
+        if self.dialect.name_lock:
+            self.execute(self.dialect.name_lock, {"name": name})
+
     def execute(self, query: str, params: Mapping[str, Any] | None = None):
         return self.conn.execute(self.dialect.sql(query), dict(params or {}))
 

@@ -142,12 +142,25 @@ def shared_rate_limit(tx: Tx) -> None:
     tx.execute("INSERT INTO rate_limits (name, starts) VALUES ('cellcast', '[]')")
 
 
+def replies_paired_and_drafts_resumable(tx: Tx) -> None:
+    """A reply read by the poll and pushed by the webhook is one reply: each row names the other
+    source's key it was paired with (``twin_key``) and when it was heard (``heard_at``, epoch seconds).
+    A draft keeps its form and a lease, so a live process redoes a check that a stopped one left."""
+    tx.execute(f"ALTER TABLE replies ADD COLUMN twin_key {tx.dialect.types['text']}")
+    tx.execute(f"ALTER TABLE replies ADD COLUMN heard_at {tx.dialect.types['real']}")
+    _index(tx, "idx_replies_twin_key", "replies", "twin_key")
+    for name, kind in (("form", "text"), ("owner", "text"), ("lease_until", "real"), ("checks", "int")):
+        tx.execute(f"ALTER TABLE drafts ADD COLUMN {name} {tx.dialect.types[kind]}")
+    _index(tx, "idx_drafts_state_lease", "drafts", "state, lease_until")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
     (3, "delivery counters never NULL", counters_never_null),
     (4, "indexes for large tables", indexes_for_large_tables),
     (5, "one rate limit shared by every process", shared_rate_limit),
+    (6, "replies paired across poll and webhook; drafts resumable", replies_paired_and_drafts_resumable),
 ]
 
 
