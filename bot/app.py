@@ -29,7 +29,7 @@ from bot.sending.permissions import Permissions
 from bot.sending.review import read_balance
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
-from bot.slack import actions, commands, home, review
+from bot.slack import actions, commands, errors, home, review
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporter import SlackReporter
 from bot.store import Store
@@ -228,4 +228,5 @@ def build(settings: Settings) -> Bot:
     review.register(app)
     actions.register(app)
     home.register(app)
+    errors.register(app)
     return Bot(app, services)

@@ -50,10 +50,25 @@ def wsgi_app(
         if path.startswith(WEBHOOK_PREFIX) and webhook is not None and webhook_secret:
             return _webhook(environ, start_response, path[len(WEBHOOK_PREFIX):], webhook, webhook_secret)
         if path == EVENTS_PATH and slack is not None:
-            return slack(environ, start_response)
+            return _slack(environ, start_response, slack)
         return _answer(start_response, "404 Not Found", b"not found\n")
 
     return application
+
+
+def _slack(environ, start_response, slack):
+    """Bolt's adapter, behind two checks it lacks: a timestamp that is not a number is refused as an
+    unsigned request (401), and a body Bolt cannot parse or route (not UTF-8, JSON nested thousands
+    deep, a view without its type) is a 400, not a 500. Listeners' own errors never get here: the
+    error handler (bot/slack/errors.py) answers those."""
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return _answer(start_response, "401 Unauthorized", b"invalid request\n")
+    try:
+        return slack(environ, start_response)
+    except Exception as exc:  # UnicodeDecodeError, RecursionError, KeyError from a body not in Slack's shapes
+        log.warning("refused a Slack request Bolt could not parse or route: %s", type(exc).__name__)
+        return _answer(start_response, "400 Bad Request", b"invalid request\n")
 
 
 def _webhook(environ, start_response, secret: str, webhook: Callable[[object], bool], expected: str):
@@ -63,9 +78,14 @@ def _webhook(environ, start_response, secret: str, webhook: Callable[[object], b
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         payload = json.loads(environ["wsgi.input"].read(min(length, MAX_BODY_BYTES)) or b"null")
-    except (ValueError, OSError):
+    except (ValueError, RecursionError, OSError):  # not JSON, not UTF-8, or nested past the parser's depth
         return _answer(start_response, "404 Not Found", b"not found\n")
-    if not webhook(payload):
+    try:
+        taken = webhook(payload)
+    except Exception:  # the store refused the write (a full disk): Cellcast is asked to come back
+        log.exception("a webhook could not be recorded; answering 503 so that Cellcast tries again")
+        return _answer(start_response, "503 Service Unavailable", b"try again later\n")
+    if not taken:
         return _answer(start_response, "404 Not Found", b"not found\n")
     return _answer(start_response, "200 OK", b"ok\n")
 

@@ -14,7 +14,19 @@ from typing import IO
 
 from bot.sending import outcomes as o
 from bot.sending.summary import SendSummary
-from bot.slack.kit import MAX_MESSAGE_TEXT, context, count, cut, display_number, escape, plain, quote, section
+from bot.slack.kit import (
+    MAX_MESSAGE_TEXT,
+    MAX_SECTION_TEXT,
+    context,
+    count,
+    cut,
+    display_number,
+    escape,
+    plain,
+    quote,
+    section,
+    split_sections,
+)
 
 ACTION_RESEND = "mms_resend_failed"
 ACTION_SUPPRESS = "mms_suppress_number"
@@ -156,11 +168,24 @@ def notice(text: str) -> tuple[str, list[dict]]:
     return cut(text.replace("*", ""), MAX_MESSAGE_TEXT), [section(text)]
 
 
+MAX_REPLY_SECTIONS = 40  # 120,000 characters: longer than any SMS or MMS reply Cellcast carries
+
+
 def reply_message(reply: dict) -> tuple[str, list[dict]]:
-    """A recipient's reply, in full (the thread is the team's), and what the bot did about it."""
+    """A recipient's reply, in full (the thread is the team's), and what the bot did about it.
+    Everything of the reply is escaped, in the notification text as in the blocks: a stranger's
+    ``<!channel>`` or disguised link is shown as typed, never acted on."""
     number = display_number(reply["number"])
-    headline = f":speech_balloon: *Reply from {number}:*\n{quote(reply['body'] or '(empty)')}"
-    blocks = [section(headline)]
+    body = reply["body"] or "(empty)"
+    pieces = [p if i == 0 or p.startswith("> ") else "> " + p  # a line carried on into the next part stays quoted
+              for i, p in enumerate(split_sections(quote(body), MAX_SECTION_TEXT - 200))]
+    shown = pieces[:MAX_REPLY_SECTIONS]
+    parts = f" ({len(body):,} characters, in {len(shown)} parts)" if len(shown) > 1 else ""
+    blocks = [section(f":speech_balloon: *Reply from {number}{parts}:*\n{shown[0]}")]
+    blocks += [section(piece) for piece in shown[1:]]
+    if len(pieces) > len(shown):
+        blocks.append(context(f"The reply goes on for {len(body) - sum(len(p) for p in shown):,} more characters, "
+                              "not shown here; Cellcast's dashboard has it whole."))
     if reply["kind"] == "optout":
         blocks.append(context(f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again."))
     elif reply["kind"] == "maybe":
@@ -171,7 +196,7 @@ def reply_message(reply: dict) -> tuple[str, list[dict]]:
             "confirm": {"title": plain("Suppress this number?"), "text": plain(f"{number} will not be sent any MMS again."),
                         "confirm": plain("Suppress"), "deny": plain("Cancel")},
         }]})
-    return cut(f"Reply from {number}: {reply['body']}", MAX_MESSAGE_TEXT), blocks
+    return cut(f"Reply from {number}: {escape(body)}", MAX_MESSAGE_TEXT), blocks
 
 
 # -- the results CSV ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppres
 from bot.sending.permissions import NotAdmin, Permissions
 from bot.sending.summary import summarise
 from bot.slack.blocks import HELP, history_line, status_line, thread_summary
-from bot.slack.kit import NOT_ON_THE_LIST, context, display_number, escape, refusal, section
+from bot.slack.kit import NOT_ON_THE_LIST, context, cut, display_number, escape, refusal, section
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def mms_command(ack, command, client, respond, context) -> None:
         text, blocks = status(context["services"], user, argument)
         ack(text=text, blocks=blocks, response_type="ephemeral")
     else:
-        ack(text=f"I don't know `/mms {verb}`.\n\n{HELP}", response_type="ephemeral")
+        ack(text=f"I don't know `/mms {escape(cut(verb, 40, '…'))}`.\n\n{HELP}", response_type="ephemeral")
 
 
 def open_form(ack, command, client, respond, permissions: Permissions) -> None:
@@ -86,6 +86,14 @@ def split_number(argument: str) -> tuple[str, str]:
     return " ".join(taken), " ".join(tokens[len(taken):])
 
 
+def parse_id(text: str) -> int | None:
+    """A send's id as people type it: ASCII digits that fit the database's integer ("²" and 10**30 do not)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
+
+
 def history(services, actor: str, argument: str) -> str:
     everyone = argument.strip().lower() == "all"
     if everyone and not services.permissions.is_admin(actor):
@@ -100,9 +108,10 @@ def history(services, actor: str, argument: str) -> str:
 def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]:
     """One send's summary, re-rendered from the store, for its sender and admins; the CSV follows by DM."""
     ident = argument.strip().lstrip("#`").rstrip("`")
-    send = services.store.find_send(int(ident)) if ident.isdigit() else None
+    send_id = parse_id(ident)
+    send = services.store.find_send(send_id) if send_id is not None else None
     if send is None:
-        return f"There is no send `{escape(ident)}`. `/mms history` lists yours with their ids.", None
+        return f"There is no send `{escape(cut(ident, 40, '…'))}`. `/mms history` lists yours with their ids.", None
     if send.user_id != actor and not services.permissions.is_admin(actor):
         return refusal("Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins), None
     summary = summarise(services.store, send.id)

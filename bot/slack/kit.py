@@ -55,6 +55,22 @@ def cut(text: str, limit: int, more: str = "\n… (cut short)") -> str:
     return head + more
 
 
+def split_sections(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
+    """Text longer than a section, whole, in pieces of at most ``limit`` characters: cut at line ends
+    where possible, never inside an ``&amp;``-style entity."""
+    pieces = []
+    while len(text) > limit:
+        head = text[:limit]
+        newline = head.rfind("\n")
+        if newline > limit // 2:
+            head = head[:newline + 1]
+        elif entity := _ENTITY_TAIL.search(head):
+            head = head[:entity.start()]
+        pieces.append(head)
+        text = text[len(head):]
+    return pieces + [text] if text or not pieces else pieces
+
+
 def count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 

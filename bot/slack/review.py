@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -193,7 +194,7 @@ def expire_drafts(store) -> int:
 
 
 def form_input(view: dict, user: str) -> FormInput:
-    values = view["state"]["values"]
+    values = _object((view.get("state") or {}).get("values") if isinstance(view.get("state"), dict) else None)
     return FormInput(
         user_id=user, channel_id=_channel_of(view, user), message=_text(values, "message"), sender=_text(values, "sender"),
         gif_url=_text(values, "gif"), contacts_text=_text(values, "contacts"),
@@ -201,27 +202,45 @@ def form_input(view: dict, user: str) -> FormInput:
     )
 
 
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _element(values: dict, block_id: str) -> dict:
+    return _object(_object(values.get(block_id)).get(VALUE))
+
+
 def _text(values: dict, block_id: str) -> str | None:
-    return (values.get(block_id, {}).get(VALUE) or {}).get("value")
+    value = _element(values, block_id).get("value")
+    return value if isinstance(value, str) else None
 
 
 def _file(values: dict, block_id: str) -> FileRef | None:
-    files = (values.get(block_id, {}).get(VALUE) or {}).get("files") or []
-    if not files:
+    files = _element(values, block_id).get("files")
+    if not isinstance(files, list) or not files or not isinstance(files[0], dict):
         return None
     info = files[0]
-    return FileRef(id=info.get("id", ""), name=info.get("name") or "upload", url=info.get("url_private_download") or info.get("url_private"))
+    url = info.get("url_private_download") or info.get("url_private")
+    return FileRef(id=str(info.get("id") or ""), name=str(info.get("name") or "upload"), url=url if isinstance(url, str) else None)
+
+
+def _metadata(view: dict) -> dict:
+    """The view's private_metadata as the bot wrote it (a JSON object), or {} for anything else."""
+    raw = view.get("private_metadata")
+    try:
+        return _object(json.loads(raw)) if isinstance(raw, str) and raw else {}
+    except (ValueError, RecursionError):
+        return {}
+
+
+_CHANNEL = re.compile(r"^[CDG][A-Z0-9]+$")
 
 
 def _channel_of(view: dict, user: str) -> str:
-    try:
-        return json.loads(view.get("private_metadata") or "{}")["channel_id"]
-    except (ValueError, KeyError):
-        return user  # no channel recorded: report to the person directly
+    channel = _metadata(view).get("channel_id")
+    return channel if isinstance(channel, str) and _CHANNEL.match(channel) else user  # none recorded: report to the person
 
 
 def _draft_id(view: dict) -> str | None:
-    try:
-        return json.loads(view.get("private_metadata") or "{}")["draft_id"]
-    except (ValueError, KeyError):
-        return None
+    draft_id = _metadata(view).get("draft_id")
+    return draft_id if isinstance(draft_id, str) and draft_id else None
