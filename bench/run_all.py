@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ack_latency, delivery, instances, parsing, review, store, suppression, throughput
+from bench import ack_latency, delivery, hostile, instances, parsing, review, store, suppression, throughput
 
 
 def main() -> None:
@@ -19,6 +19,7 @@ def main() -> None:
     delivery.run(quick)
     store.run(quick, big=quick)  # quick: the --big path too, on small inputs, so that it cannot rot
     instances.run(quick)
+    hostile.run(quick)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ class Settings:
     credits_per_mms: float = 1.0
     contacts_max_bytes: int = 30_000_000
     contacts_max_rows: int = 1_000_000
+    check_seconds: float = 20.0
+    files_at_once: int = 2
     resume_within: float = 900.0
     retention_days: int = 90
     shutdown_grace: float = 8.0
@@ -114,6 +116,8 @@ class Settings:
             credits_per_mms=number("MMS_CREDITS_PER_MMS", "1", float, 0, 100),
             contacts_max_bytes=number("MMS_CONTACTS_MAX_BYTES", "30000000", int, 1000, 500_000_000),
             contacts_max_rows=number("MMS_CONTACTS_MAX_ROWS", "1000000", int, 1, 10_000_000),
+            check_seconds=number("MMS_CHECK_SECONDS", "20", float, 1, 600),
+            files_at_once=number("MMS_FILES_AT_ONCE", "2", int, 1, 32),
             resume_within=number("MMS_RESUME_WITHIN", "900", float, 0, 7 * 86400),
             retention_days=number("MMS_RETENTION_DAYS", "90", int, 1, 36500),
             shutdown_grace=number("MMS_SHUTDOWN_GRACE", "8", float, 0, 600),

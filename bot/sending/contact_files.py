@@ -12,9 +12,11 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from bot.sending.budget import UNLIMITED, Budget
 from bot.sending.contacts import ENTRY_SEPARATORS, Collector, ContactList, is_scientific, looks_like_mobile
 
 # Words in a header that name a phone column, strongest first: a "Mobile" column beats a "Phone"
@@ -25,6 +27,16 @@ _WEAK_WORDS = {"number", "numbers", "no", "contact", "contacts"}
 # Words that say a column is about something else, even beside a phone word ("Contact name").
 _OTHER_WORDS = {"name", "email", "mail", "id", "type", "date", "address", "code", "ext", "extension", "country", "owner", "status"}
 _SAMPLE_ROWS = 1000
+_CHECK_EVERY = 2000  # rows between two looks at the time budget
+
+# A workbook is a zip: its parts are checked by their unpacked size before anything reads them (zipfile
+# never unpacks a member past the size its header declares: it fails the CRC instead). The shared
+# strings are read whole by openpyxl (about 160 bytes of memory a string); sheets are streamed.
+XLSX_MAX_PART = 150_000_000  # bytes a part unpacks to (a 1,000,000-row sheet of two columns: ~115 MB)
+XLSX_MAX_SHARED_STRINGS = 30_000_000  # ~1.1 million short strings, ~200 MB once read
+XLSX_MAX_TOTAL = 250_000_000
+XLSX_MAX_RATIO = 100  # unpacked ÷ packed, for parts over a megabyte: spreadsheets pack 5–20×, zip bombs 1,000×
+XLSX_MAX_COLUMNS = 256  # columns read (IV, the old Excel's last): a cell declared at XFD pads no row to 16,384
 _MOSTLY = 0.5  # share of a column's filled cells that must be mobiles for the column to hold them
 
 
@@ -65,14 +77,14 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def parse_contacts_file(filename: str, data: bytes, limits: FileLimits) -> tuple[ContactList, FileSource]:
+def parse_contacts_file(filename: str, data: bytes, limits: FileLimits, budget: Budget = UNLIMITED) -> tuple[ContactList, FileSource]:
     if len(data) > limits.max_bytes:
         raise ContactsFileError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB. Split it into smaller files.")
     if not data.strip():
         raise ContactsFileError("The file is empty.")
     _refuse_other_formats(data)
     if data.startswith(b"PK\x03\x04"):
-        return _parse_rows(filename, "Excel workbook", _xlsx_rows(data), limits)
+        return _parse_rows(filename, "Excel workbook", _xlsx_rows(data), limits, budget)
     text = decode_text(data)
     kind = "TXT" if filename.lower().endswith(".txt") else "CSV"
     first_lines = text[:65536].splitlines()[:50]
@@ -80,8 +92,11 @@ def parse_contacts_file(filename: str, data: bytes, limits: FileLimits) -> tuple
     headed = any(line.strip() for line in first_lines) and _is_header([next(line for line in first_lines if line.strip())])
     if delimiter is None or (kind == "TXT" and not headed):
         # One entry per line; a line may still hold several numbers separated by spaces.
-        return _parse_rows(filename, kind, ([line.rstrip("\r\n")] for line in _lines(text)), limits)
-    return _parse_rows(filename, kind, csv.reader(_lines(text), delimiter=delimiter), limits)
+        return _parse_rows(filename, kind, ([line.rstrip("\r\n")] for line in _lines(text)), limits, budget)
+    try:
+        return _parse_rows(filename, kind, csv.reader(_lines(text), delimiter=delimiter), limits, budget)
+    except csv.Error as exc:  # a cell over the reader's 131,072 characters, a NUL in the text, …
+        raise ContactsFileError(f"The file could not be read as {kind} ({exc}): it does not look like a list of numbers.") from None
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -138,17 +153,44 @@ def _delimiter(lines: list[str]) -> str | None:
     return best
 
 
+def check_workbook_parts(data: bytes) -> None:
+    """Refuse a workbook whose parts would unpack past the caps, from the zip's directory alone."""
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise ContactsFileError("The Excel file could not be read; it may be damaged. Save it again as .xlsx or CSV.") from exc
+    total = 0
+    for part in parts:
+        total += part.file_size
+        cap = XLSX_MAX_SHARED_STRINGS if part.filename.lower().endswith("sharedstrings.xml") else XLSX_MAX_PART
+        packed_ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > cap or total > XLSX_MAX_TOTAL or (part.file_size > 1_000_000 and packed_ratio > XLSX_MAX_RATIO):
+            raise ContactsFileError(
+                f"This workbook unpacks to more than the bot reads ({part.filename} alone is {part.file_size / 1e6:,.0f} MB"
+                f"{f', packed {packed_ratio:,.0f} times' if packed_ratio > XLSX_MAX_RATIO else ''}). "
+                "Save the sheet with the numbers as CSV (File → Save As) and attach that.")
+
+
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    """The first sheet's rows as streamed, whatever size the sheet declares (its ``dimension`` may lie)."""
     from openpyxl import load_workbook
 
+    check_workbook_parts(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign zip
         raise ContactsFileError("The Excel file could not be read; it may be damaged. Save it again as .xlsx or CSV.") from exc
     try:
         sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield [_cell_text(value) for value in row]
+        sheet.reset_dimensions()  # rows and columns as they are, not as the header claims
+        for row in sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS):
+            if row.count(None) == len(row):
+                yield []  # a row missing from the file, or all empty: cheaply (a sheet may skip a million)
+                continue
+            cells = [_cell_text(value) for value in row]
+            while cells and not cells[-1]:
+                cells.pop()
+            yield cells
     finally:
         workbook.close()
 
@@ -164,10 +206,13 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _parse_rows(filename: str, kind: str, rows: Iterable[list[str]], limits: FileLimits) -> tuple[ContactList, FileSource]:
+def _parse_rows(filename: str, kind: str, rows: Iterable[list[str]], limits: FileLimits,
+                budget: Budget = UNLIMITED) -> tuple[ContactList, FileSource]:
     numbered = enumerate(rows, start=1)  # row numbers as the spreadsheet shows them
     head: list[tuple[int, list[str]]] = []
     for number, row in numbered:
+        if number % _CHECK_EVERY == 0:
+            budget.check()
         if any(cell.strip() for cell in row):
             head.append((number, row))
         if len(head) > _SAMPLE_ROWS:
@@ -181,6 +226,8 @@ def _parse_rows(filename: str, kind: str, rows: Iterable[list[str]], limits: Fil
     collector = Collector()
     count = 0
     for number, row in _chain(sample, numbered):
+        if number % _CHECK_EVERY == 0:
+            budget.check()
         cell = row[column] if column < len(row) else ""
         if not cell.strip():
             if any(c.strip() for c in row):

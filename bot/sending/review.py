@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from bot.sending.budget import UNLIMITED, Budget, OutOfTime
 from bot.sending.contact_files import ContactsFileError, FileLimits, FileSource, parse_contacts_file
 from bot.sending.contacts import ContactList, Rejected, parse_text
 from bot.sending.fields import FieldError, normalise_message, validate_sender
@@ -160,23 +161,32 @@ def check(
     credits_per_mms: float,
     dry_run: bool = False,
     optouts: Callable[[], tuple[str, bool]] = lambda: ("", False),
+    budget: Budget = UNLIMITED,
 ) -> Review:
-    """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault."""
+    """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault.
+    Reading a file takes a turn at the budget's gate (memory) and stops at its time (a problem naming
+    the file); Abandoned goes through to the caller."""
     problems: dict[str, str] = {}
     media = None
     if "media" in uploads:
         try:
-            media = prepare_media(uploads["media"].filename, uploads["media"].content)
+            with budget.heavy():
+                media = prepare_media(uploads["media"].filename, uploads["media"].content, budget)
         except MediaError as exc:
             problems["media"] = str(exc)
+        except OutOfTime as exc:
+            problems["media"] = too_slow(uploads["media"].filename, exc)
     typed = parse_text(form.contacts_text) if form.contacts_text else ContactList()
     contacts, file_source, from_file = typed, None, 0
     if "contacts_file" in uploads:
         upload = uploads["contacts_file"]
         try:
-            listed, file_source = parse_contacts_file(upload.filename, upload.content, file_limits)
+            with budget.heavy():
+                listed, file_source = parse_contacts_file(upload.filename, upload.content, file_limits, budget)
         except ContactsFileError as exc:
             problems["contacts_file"] = str(exc)
+        except OutOfTime as exc:
+            problems["contacts_file"] = too_slow(upload.filename, exc)
         else:
             contacts = typed.merge(listed)
             from_file = len(contacts.numbers) - len(typed.numbers)
@@ -204,6 +214,11 @@ def check(
         raise Problems({"contacts": "Every number given is on the suppression list (they opted out), so there is no one to send to."})
     review.warnings.extend(_warnings(review))
     return review
+
+
+def too_slow(filename: str, exc: OutOfTime) -> str:
+    return (f"Reading {filename} took longer than the {exc.seconds:g} seconds a check may take, so it was stopped. "
+            "Attach a smaller file, or save a large workbook as CSV (CSV reads many times faster).")
 
 
 def _warnings(review: Review) -> list[str]:

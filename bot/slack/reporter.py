@@ -140,7 +140,11 @@ class SlackReporter:
                 with self._wake:
                     self._wake.wait(self._poll)
                 continue
-            self._deliver_all(reports)
+            try:
+                self._deliver_all(reports)
+            except Exception:  # the store refused to record a delivery (a full disk): the claims lapse, and it is redone
+                log.exception("could not record what was delivered to Slack; trying again")
+                self._stopping.wait(2.0)
 
     def _deliver_all(self, reports: list[Report]) -> None:
         """In order (post, image, progress, summary, csv, notices): a later one needs the earlier ones."""

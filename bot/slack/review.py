@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 DRAFT_LIFETIME = timedelta(hours=1)
 NOT_ALLOWED = "You can no longer send MMS: an admin removed you from the list."
+CANNOT_RECORD = ("The bot cannot record {what} now (its database refuses writes; its operators can see why in its log "
+                 "and its health check), so nothing was sent. Try again in a few minutes.")
 
 
 def register(app) -> None:
@@ -62,7 +64,12 @@ def form_submitted(ack, body, context) -> None:
         ack(response_action="errors", errors=exc.problems)
         return
     draft_id = uuid.uuid4().hex
-    services.store.create_draft(draft_id, user, checked.channel_id)
+    try:
+        services.store.create_draft(draft_id, user, checked.channel_id)
+    except Exception:
+        log.exception("could not record a draft")
+        ack(response_action="errors", errors={"message": CANNOT_RECORD.format(what="this form")})
+        return
     ack(response_action="push", view=checking_view(draft_id))
     services.checker.start(draft_id, checked)
 
@@ -88,8 +95,13 @@ def review_submitted(ack, body, context) -> None:
         ack(response_action="update", view=notice_view("Not sent", "This review was not complete, so nothing was sent. Run `/mms` again."))
         return
     request = request_from_draft(draft_id, user, draft["channel_id"], draft["review"], draft["numbers"], draft["media"])
-    services.dispatcher.record(request)  # None when recorded before: sent once whatever happens
-    services.store.draft_sent(draft_id)
+    try:
+        services.dispatcher.record(request)  # None when recorded before: sent once whatever happens
+        services.store.draft_sent(draft_id)
+    except Exception:
+        log.exception("could not record send %s", draft_id)
+        ack(response_action="update", view=notice_view("Not sent", CANNOT_RECORD.format(what="this send")))
+        return
     ack(response_action="clear")
 
 

@@ -106,6 +106,18 @@ class Tx:
 class Engine:
     dialect: Dialect
     description: str  # names the database for messages (no password)
+    database_errors: tuple[type[BaseException], ...] = ()
+    # Why the latest write transaction failed (a full disk, a read-only database), until one succeeds: the
+    # health check's small write may still fit where a send's does not, so it reads this too.
+    write_failure: str | None = None
+
+    def _noted(self, write: bool, exc: BaseException | None) -> None:
+        if not write:
+            return
+        if exc is None:
+            self.write_failure = None
+        elif isinstance(exc, self.database_errors):
+            self.write_failure = _first_line(exc)
 
     def transaction(self, write: bool = True):  # pragma: no cover - interface
         raise NotImplementedError
@@ -122,6 +134,7 @@ class Engine:
 
 class SqliteEngine(Engine):
     dialect = SQLITE
+    database_errors = (sqlite3.Error,)
 
     def __init__(self, path: str, clock: Clock | None = None) -> None:
         self.path = path
@@ -148,10 +161,20 @@ class SqliteEngine(Engine):
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield Tx(conn, SQLITE, self._clock, None)
-        except BaseException:
+        except BaseException as exc:
             conn.execute("ROLLBACK")
+            self._noted(write, exc)
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # A COMMIT refused (a full disk: SQLITE_FULL) may leave the transaction open, and every later
+            # BEGIN on this thread's connection would fail: end it here, so the next write can try again.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._noted(write, exc)
+            raise
+        self._noted(write, None)
 
     def checkpoint(self) -> None:
         """Copies the WAL back into the database without blocking anyone (PASSIVE), every few seconds
@@ -182,7 +205,7 @@ class PostgresEngine(Engine):
         parts = urlsplit(url)
         self.description = f"the PostgreSQL database {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._clock = clock
-        self._errors = (psycopg.Error,)
+        self.database_errors = (psycopg.Error,)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
                                     open=False, name="mms-bot")
         pool_log = logging.getLogger("psycopg.pool")
@@ -197,9 +220,14 @@ class PostgresEngine(Engine):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
-        with self._pool.connection() as conn:
-            with conn.transaction():
-                yield Tx(conn, POSTGRESQL, self._clock, "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8")
+        try:
+            with self._pool.connection() as conn:
+                with conn.transaction():
+                    yield Tx(conn, POSTGRESQL, self._clock, "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8")
+        except BaseException as exc:
+            self._noted(write, exc)
+            raise
+        self._noted(write, None)
 
     def check_writable(self, timeout: float = 2.0) -> None:
         try:

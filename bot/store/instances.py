@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.sending.records import SENDING
 from bot.store.base import Aggregate
-from bot.store.engine import HEALTH_ROW, Tx
+from bot.store.engine import HEALTH_ROW, StoreError, Tx
 
 
 class Instances(Aggregate):
@@ -47,5 +47,9 @@ class Instances(Aggregate):
         self.engine.checkpoint()
 
     def check_writable(self, timeout: float = 2.0) -> None:
-        """Raises StoreError naming the database when nothing can be written within ``timeout``."""
+        """Raises StoreError naming the database when nothing can be written within ``timeout``, or when the
+        latest write failed (a full disk refuses a send's rows while a one-row probe still fits)."""
         self.engine.check_writable(timeout)
+        failure = self.engine.write_failure
+        if failure:
+            raise StoreError(f"writes to {self.engine.description} are failing ({failure})")
