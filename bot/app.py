@@ -199,11 +199,15 @@ def build(settings: Settings) -> Bot:
             "dry_run": settings.dry_run,
             "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
         },
+        owner=instance_id, lease=settings.lease_seconds, check_seconds=settings.check_seconds,
+        files_at_once=settings.files_at_once, stopping=stopping, on_report_due=reporter.wake,
     )
     # Leases on a thread of their own: a slow Cellcast read or a long sweep never delays a renewal.
     leases = Periodic("leases")
     leases.every(2.0, "lease renewal", dispatcher.renew_leases)
     leases.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
+    leases.every(2.0, "checks in progress: lease renewal", checker.renew)
+    leases.every(2.0, "checks a stopped process left", checker.resume)
     periodic = Periodic()
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
     periodic.every(5.0, "database checkpoint", store.checkpoint)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from bot.sending.contacts import Rejected
 from bot.sending.gateway import MediaFile
-from bot.sending.review import Review
+from bot.sending.review import CheckedForm, FileRef, Review
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,25 @@ class SendRequest:
     duplicates: int = 0
     suppressed: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = False
+
+
+def form_record(form: CheckedForm) -> dict:
+    """What the store keeps of a form being checked, so that another process can check it again
+    (the files are still in Slack: only their ids, names and links are kept)."""
+    def ref(file: FileRef | None) -> list | None:
+        return [file.id, file.name, file.url] if file else None
+
+    return {"user_id": form.user_id, "channel_id": form.channel_id, "message": form.message, "sender": form.sender,
+            "gif_url": form.gif_url, "contacts_text": form.contacts_text, "contacts_file": ref(form.contacts_file),
+            "media": ref(form.media)}
+
+
+def form_from_record(record: dict) -> CheckedForm:
+    def ref(value: list | None) -> FileRef | None:
+        return FileRef(*value) if value else None
+
+    return CheckedForm(record["user_id"], record["channel_id"], record["message"], record["sender"], record["gif_url"],
+                       record["contacts_text"], ref(record["contacts_file"]), ref(record["media"]))
 
 
 def draft_record(review: Review) -> tuple[dict, list[str], bytes | None]:

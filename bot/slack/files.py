@@ -13,6 +13,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bot.sending.budget import UNLIMITED, Budget
+
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 20_000_000  # images: Slack's file_input takes files up to 10 MB
@@ -47,7 +49,8 @@ class SlackFileFetcher:
         parts = urlsplit(url)
         return self.may_have_token(url) or (parts.scheme == "https" and _under(parts.hostname or "", "slack-edge.com"))
 
-    def fetch(self, url: str, max_bytes: int | None = None) -> bytes:
+    def fetch(self, url: str, max_bytes: int | None = None, budget: Budget = UNLIMITED) -> bytes:
+        """The file's bytes; the budget is looked at between chunks (OutOfTime, Abandoned go through)."""
         if not self.may_have_token(url):
             log.warning("refused to download a file from %s: not Slack", urlsplit(url).hostname or "an invalid address")
             raise FileDownloadError("The file is not hosted by Slack, so it was not downloaded.")
@@ -66,7 +69,7 @@ class SlackFileFetcher:
                         continue
                     if response.status_code != 200:
                         raise FileDownloadError(f"Slack would not give the file (HTTP {response.status_code}). Try attaching it again.")
-                    content = _read_limited(response, max_bytes or MAX_DOWNLOAD_BYTES)
+                    content = _read_limited(response, max_bytes or MAX_DOWNLOAD_BYTES, budget)
                     head = content[:512].lstrip().lower()
                     if "text/html" in response.headers.get("Content-Type", "") or head.startswith((b"<!doctype html", b"<html")):
                         raise FileDownloadError(NO_FILES_READ)
@@ -84,12 +87,13 @@ def _is_sign_in(url: str) -> bool:
     return _under(host, "slack.com") and not host.startswith("files") and (parts.path in ("", "/") or "redir=" in parts.query)
 
 
-def _read_limited(response: httpx.Response, limit: int) -> bytes:
+def _read_limited(response: httpx.Response, limit: int, budget: Budget = UNLIMITED) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raise FileDownloadError(f"The file is too large ({int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB).")
     chunks, size = [], 0
     for chunk in response.iter_bytes():
+        budget.check()
         size += len(chunk)
         if size > limit:
             raise FileDownloadError(f"The file is too large (over {limit / 1e6:.0f} MB).")

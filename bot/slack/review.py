@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
+import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from slack_sdk.errors import SlackApiError
 
+from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
-from bot.sending.request import draft_record, request_from_draft
+from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
 from bot.slack.views import (
@@ -65,7 +67,8 @@ def form_submitted(ack, body, context) -> None:
         return
     draft_id = uuid.uuid4().hex
     try:
-        services.store.create_draft(draft_id, user, checked.channel_id)
+        services.store.create_draft(draft_id, user, checked.channel_id, form=form_record(checked), owner=services.checker.owner,
+                                    lease=services.checker.lease)
     except Exception:
         log.exception("could not record a draft")
         ack(response_action="errors", errors={"message": CANNOT_RECORD.format(what="this form")})
@@ -109,47 +112,107 @@ def review_submitted(ack, body, context) -> None:
 
 
 class ReviewChecker:
-    """Runs the slow checks for drafts on its own threads and shows the outcome in the modal."""
+    """Runs the slow checks for drafts on its own threads and shows the outcome in the modal.
 
-    def __init__(self, client, store, fetcher, *, checks, workers: int = 4, view_wait: float = 10.0) -> None:
+    Each check has a time budget and takes turns at a gate for memory-heavy files. A check holds its
+    draft with a lease (renewed by ``renew``); a check abandoned by a process that stopped (SIGTERM: at
+    once; a kill: when its lease runs out) is taken up by ``resume`` in a live process, which shows the
+    result in the same modal, or, when the modal is gone, tells the person by direct message.
+    """
+
+    MAX_CHECKS = 3  # a form whose check stopped its process this often is not tried again
+
+    def __init__(self, client, store, fetcher, *, checks, owner: str, lease: float, check_seconds: float = 20.0,
+                 files_at_once: int = 2, stopping: threading.Event | None = None, on_report_due=lambda: None,
+                 workers: int = 4, view_wait: float = 10.0) -> None:
         self._client = client
         self._store = store
         self._fetcher = fetcher
         self._checks = checks  # keyword arguments for review.check(): limits, suppression, balance, …
+        self.owner = owner
+        self.lease = lease
+        self._check_seconds = check_seconds
+        self._gate = Gate(files_at_once)
+        self._stopping = stopping or threading.Event()
+        self._on_report_due = on_report_due
         self._view_wait = view_wait
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="check")
+        self._queue: queue.Queue = queue.Queue()
+        # Daemon threads: a decode in progress never holds the process past its shutdown grace.
+        for index in range(workers):
+            threading.Thread(target=self._work, name=f"check-{index}", daemon=True).start()
 
-    def start(self, draft_id: str, form: CheckedForm) -> None:
-        self._pool.submit(self._run, draft_id, form)
+    def start(self, draft_id: str, form: CheckedForm, resumed: bool = False) -> None:
+        self._queue.put((draft_id, form, resumed))
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _run(self, draft_id: str, form: CheckedForm) -> None:
-        started = time.monotonic()
+        """Checks in progress stop at their next look at the budget; this process's drafts are let go."""
+        self._stopping.set()
         try:
-            uploads, problems = self._download(form)
+            released = self._store.release_drafts(self.owner)
+        except Exception:
+            log.exception("could not hand over the checks in progress; other processes take them when their leases run out")
+            return
+        if released:
+            log.info("%d check(s) in progress handed over to the next process", released)
+
+    def renew(self) -> None:
+        self._store.renew_draft_leases(self.owner, self.lease)
+
+    def resume(self) -> None:
+        """Drafts whose check a stopped process left: checked again here, from the form kept with them."""
+        if self._stopping.is_set():
+            return
+        for draft in self._store.claim_stranded_drafts(self.owner, self.lease, DRAFT_LIFETIME.total_seconds()):
+            log.info("draft %s: its check was left by a process that stopped; checking it again (attempt %d)",
+                     draft["id"], draft["checks"])
+            if draft["checks"] > self.MAX_CHECKS:
+                problems = {"message": f"This form could not be checked: the bot stopped {self.MAX_CHECKS} times while "
+                                       "checking it. Press Back, check the attached files, and try again."}
+                self._store.draft_has_problems(draft["id"], problems)
+                self._show(draft["id"], problems_view(draft["id"], problems), draft["user_id"])
+                continue
+            self.start(draft["id"], form_from_record(draft["form"]), resumed=True)
+
+    def _work(self) -> None:
+        while True:
+            draft_id, form, resumed = self._queue.get()
+            if self._stopping.is_set():
+                continue  # let go by shutdown(): the next process checks it
+            try:
+                self._run(draft_id, form, resumed)
+            except Exception:
+                log.exception("checking draft %s failed", draft_id)
+
+    def _run(self, draft_id: str, form: CheckedForm, resumed: bool = False) -> None:
+        started = time.monotonic()
+        budget = Budget(self._check_seconds, gate=self._gate, stopping=self._stopping)
+        person = form.user_id if resumed else None
+        try:
+            uploads, problems = self._download(form, budget)
             if problems:
                 raise Problems(problems)
-            review = check(form, uploads, **self._checks)
+            review = check(form, uploads, budget=budget, **self._checks)
+        except Abandoned:
+            log.info("draft %s: check abandoned, the process is stopping; another process checks it again", draft_id)
+            return
         except Problems as exc:
             log.info("draft %s has problems with %s", draft_id, ", ".join(exc.problems))
             self._store.draft_has_problems(draft_id, exc.problems)
-            self._show(draft_id, problems_view(draft_id, exc.problems))
+            self._show(draft_id, problems_view(draft_id, exc.problems), person)
             return
         except Exception:
             log.exception("checking draft %s failed", draft_id)
             problems = {"message": "Something went wrong while checking this form (an error in the bot, now logged). Press Back and try again."}
-            self._show(draft_id, problems_view(draft_id, problems))
+            self._show(draft_id, problems_view(draft_id, problems), person)
             return
         record, numbers, media = draft_record(review)
         if not self._store.draft_checked(draft_id, record, numbers, media):
             log.warning("draft %s expired while it was being checked", draft_id)
             return
         log.info("draft %s checked in %.0f ms: %d numbers", draft_id, (time.monotonic() - started) * 1000, len(numbers))
-        self._show(draft_id, review_view(draft_id, review))
+        self._show(draft_id, review_view(draft_id, review), person)
 
-    def _download(self, form: CheckedForm) -> tuple[dict[str, Upload], dict[str, str]]:
+    def _download(self, form: CheckedForm, budget: Budget) -> tuple[dict[str, Upload], dict[str, str]]:
         uploads, problems = {}, {}
         limits = self._checks["file_limits"]
         for field, ref, cap in (("media", form.media, None), ("contacts_file", form.contacts_file, limits.max_bytes)):
@@ -157,9 +220,12 @@ class ReviewChecker:
                 continue
             try:
                 url = ref.url or self._file_url(ref)
-                uploads[field] = Upload(ref.name, self._fetcher.fetch(url, max_bytes=cap))
+                uploads[field] = Upload(ref.name, self._fetcher.fetch(url, max_bytes=cap, budget=budget))
             except FileDownloadError as exc:
                 problems[field] = str(exc)
+            except OutOfTime as exc:
+                problems[field] = (f"Downloading {ref.name} from Slack took longer than the {exc.seconds:g} seconds a check may "
+                                   "take, so it was stopped. Try again; if it happens again, attach a smaller file.")
         return uploads, problems
 
     def _file_url(self, ref: FileRef) -> str:
@@ -174,8 +240,10 @@ class ReviewChecker:
             raise FileDownloadError("Slack did not say where the file is. Try attaching it again.")
         return url
 
-    def _show(self, draft_id: str, view: dict) -> None:
-        """views.update by external id; Slack may not have taken the pushed view yet, so wait a little."""
+    def _show(self, draft_id: str, view: dict, person: str | None = None) -> None:
+        """views.update by external id; Slack may not have taken the pushed view yet, so wait a little.
+        For a check taken over from a stopped process (``person`` set), a modal that is gone means the
+        person is told by direct message instead."""
         deadline = time.monotonic() + self._view_wait
         delay = 0.1
         while True:
@@ -184,12 +252,20 @@ class ReviewChecker:
                 return
             except SlackApiError as exc:
                 error = exc.response.get("error")
-                if error != "not_found" or time.monotonic() > deadline:
+                if error != "not_found" or time.monotonic() > deadline or person:
                     # The person closed the modal, or Slack refused the view: nothing more can be shown there.
                     log.warning("could not show the review of draft %s: %s", draft_id, error)
+                    if person:
+                        self._tell(person, draft_id)
                     return
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+    def _tell(self, person: str, draft_id: str) -> None:
+        text = (":information_source: The bot restarted while it was checking your MMS form, and the form was closed "
+                "meanwhile, so its review could not be shown. Nothing was sent. Run `/mms` again to send it.")
+        self._store.report_due(f"check:{draft_id}", None, "notice", {"user_id": person, "text": text})
+        self._on_report_due()
 
 
 def _expired(draft: dict) -> bool:

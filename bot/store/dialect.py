@@ -18,6 +18,7 @@ class Dialect:
     identity: str  # an integer primary key the database numbers itself
     claim_suffix: str  # after the sub-select that picks a row to claim
     lock_suffix: str  # after a SELECT of a row that serialises a change (a send's reports)
+    skip_locked: str  # after a one-table sub-select that picks rows to claim (drafts)
     least: str  # the smaller of two values (SQLite's scalar MIN, PostgreSQL's LEAST)
     greatest: str
     name_lock: str | None  # a lock on a name until commit, for a change with no row to lock yet (None: the write lock does)
@@ -45,6 +46,7 @@ SQLITE = Dialect(
     # SQLite admits one writer at a time (BEGIN IMMEDIATE): the row picked cannot be taken meanwhile.
     claim_suffix="",
     lock_suffix="",
+    skip_locked="",
     least="MIN",
     greatest="MAX",
     name_lock=None,  # a writer holds the database's write lock (BEGIN IMMEDIATE) until commit already
@@ -57,6 +59,7 @@ POSTGRESQL = Dialect(
     # Rows another transaction is claiming are passed over: the loser takes the next one.
     claim_suffix="FOR UPDATE OF b SKIP LOCKED",
     lock_suffix="FOR UPDATE",
+    skip_locked="FOR UPDATE SKIP LOCKED",
     least="LEAST",
     greatest="GREATEST",
     name_lock="SELECT pg_advisory_xact_lock(hashtext(:name))",

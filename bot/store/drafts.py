@@ -12,10 +12,43 @@ CHECKING, READY, PROBLEMS, SENT = "checking", "ready", "problems", "sent"
 
 
 class Drafts(Aggregate):
-    def create_draft(self, draft_id: str, user_id: str, channel_id: str, *, tx: Tx | None = None) -> None:
+    """A draft being checked is held by one process (``owner``, ``lease_until``, renewed every 2 s);
+    one whose holder stopped is claimed by a live process (``SKIP LOCKED`` on PostgreSQL, the write
+    lock on SQLite), which checks its form again: ``checks`` counts the attempts."""
+
+    def create_draft(self, draft_id: str, user_id: str, channel_id: str, *, form: dict | None = None, owner: str | None = None,
+                     lease: float = 0.0, tx: Tx | None = None) -> None:
         with self._tx(tx) as tx:
-            tx.execute("INSERT INTO drafts (id, user_id, channel_id, state, created_at) VALUES (:id, :user, :channel, :state, :at)",
-                       {"id": draft_id, "user": user_id, "channel": channel_id, "state": CHECKING, "at": tx.now_iso})
+            tx.execute("INSERT INTO drafts (id, user_id, channel_id, state, created_at, form, owner, lease_until, checks)"
+                       " VALUES (:id, :user, :channel, :state, :at, :form, :owner, :lease_until, 1)",
+                       {"id": draft_id, "user": user_id, "channel": channel_id, "state": CHECKING, "at": tx.now_iso,
+                        "form": json.dumps(form) if form is not None else None, "owner": owner, "lease_until": tx.now + lease})
+
+    def claim_stranded_drafts(self, owner: str, lease: float, max_age: float, limit: int = 4, *, tx: Tx | None = None) -> list[dict]:
+        """Drafts left in ``checking`` by a process that stopped (its lease ran out), now this one's."""
+        with self._tx(tx) as tx:
+            rows = tx.dicts(
+                "UPDATE drafts SET owner = :owner, lease_until = :until, checks = COALESCE(checks, 1) + 1"
+                " WHERE id IN (SELECT id FROM drafts WHERE state = :checking AND form IS NOT NULL AND lease_until < :now"
+                f" AND created_at > :cutoff ORDER BY created_at LIMIT :limit {tx.dialect.skip_locked})"
+                " AND state = :checking AND lease_until < :now RETURNING id, user_id, channel_id, form, checks",
+                {"owner": owner, "until": tx.now + lease, "checking": CHECKING, "now": tx.now, "cutoff": iso(tx.now - max_age),
+                 "limit": limit})
+        for row in rows:
+            row["form"] = json.loads(row["form"])
+        return rows
+
+    def renew_draft_leases(self, owner: str, lease: float, *, tx: Tx | None = None) -> None:
+        with self._tx(tx) as tx:
+            tx.execute("UPDATE drafts SET lease_until = :until WHERE owner = :owner AND state = :checking",
+                       {"until": tx.now + lease, "owner": owner, "checking": CHECKING})
+
+    def release_drafts(self, owner: str, draft_id: str | None = None, *, tx: Tx | None = None) -> int:
+        """Checks this process gives up (it is stopping): another process may take them at once."""
+        with self._tx(tx) as tx:
+            return len(tx.all("UPDATE drafts SET lease_until = 0 WHERE owner = :owner AND state = :checking"
+                              + (" AND id = :id" if draft_id else "") + " RETURNING id",
+                              {"owner": owner, "checking": CHECKING, "id": draft_id}))
 
     def draft_checked(self, draft_id: str, review: dict, numbers: list[str], media: bytes | None, *, tx: Tx | None = None) -> bool:
         """checking → ready; False when the draft is gone (expired) meanwhile."""
