@@ -142,3 +142,42 @@ def test_the_named_column_is_used_whatever_else_the_file_holds(numbers, position
     contacts, source = parse("export.csv", buffer.getvalue().encode(encoding))
     assert contacts.numbers == list(dict.fromkeys(numbers))
     assert contacts.rejected == [] and source.column == position and source.rows == len(numbers)
+
+
+# -- hostile workbooks: refused or read cheaply, whatever they declare ---------------------------
+
+from bench.hostile import dimension_bomb, far_row, shared_strings_bomb, wide_rows  # noqa: E402
+from bot.sending.budget import Budget, OutOfTime  # noqa: E402
+from bot.sending.contact_files import XLSX_MAX_SHARED_STRINGS, check_workbook_parts  # noqa: E402
+
+LIMITS = FileLimits(30_000_000, 1_000_000)
+
+
+def test_a_workbook_whose_shared_strings_unpack_past_the_cap_is_refused_before_reading():
+    bomb = shared_strings_bomb(XLSX_MAX_SHARED_STRINGS + 1_000_000)
+    with pytest.raises(ContactsFileError, match="unpacks to more than the bot reads"):
+        check_workbook_parts(bomb)
+
+
+def test_a_sheet_declaring_a_million_rows_and_16384_columns_reads_the_one_row_it_has():
+    contacts, source = parse_contacts_file("dimension.xlsx", dimension_bomb(), LIMITS)
+    assert contacts.numbers == ["400000001"] and source.rows == 1
+
+
+def test_a_row_far_down_and_empty_cells_far_right_cost_nothing_to_skip():
+    contacts, source = parse_contacts_file("far.xlsx", far_row(), LIMITS)
+    assert contacts.numbers == ["400000001"] and source.header == "Mobile"
+    with pytest.raises(ContactsFileError, match="no rows with anything"):
+        parse_contacts_file("wide.xlsx", wide_rows(3000), LIMITS)
+
+
+def test_a_file_that_takes_longer_than_the_budget_is_stopped():
+    clock = iter(range(0, 10**6, 5)).__next__  # each look at the clock: five more seconds
+    rows = "Mobile\n" + "".join(f"04000{i:05d}\n" for i in range(10_000))
+    with pytest.raises(OutOfTime):
+        parse_contacts_file("big.csv", rows.encode(), LIMITS, Budget(20, clock=clock))
+
+
+def test_a_csv_cell_longer_than_the_reader_takes_is_a_clear_problem():
+    with pytest.raises(ContactsFileError, match="does not look like a list of numbers"):
+        parse_contacts_file("line.csv", b"Mobile,Note\n0400000001," + b"x" * 200_000 + b"\n", LIMITS)
