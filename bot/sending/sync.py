@@ -87,6 +87,8 @@ class CellcastSync:
             try:
                 with self._lock:
                     self._optouts()
+            except Exception:  # the review says how fresh the list is either way
+                log.exception("refreshing the opt-out list before a review failed")
             finally:
                 done.set()
 

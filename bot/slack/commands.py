@@ -150,7 +150,7 @@ def suppression_command(services, actor: str, verb: str, argument: str) -> str:
     try:
         check_unsuppress(store.suppression_entry(number), reason)
     except UnsuppressRefused as exc:
-        return str(exc)
+        return escape(str(exc))  # it may quote the opted-out person's reply
     store.unsuppress(number, actor, reason.strip())
     return f"{display_number(number)} is no longer suppressed (recorded, with your reason)."
 
