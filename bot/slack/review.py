@@ -203,6 +203,7 @@ class ReviewChecker:
         except Exception:
             log.exception("checking draft %s failed", draft_id)
             problems = {"message": "Something went wrong while checking this form (an error in the bot, now logged). Press Back and try again."}
+            self._store.draft_has_problems(draft_id, problems)  # not left "checking", to be taken up again
             self._show(draft_id, problems_view(draft_id, problems), person)
             return
         record, numbers, media = draft_record(review)

@@ -116,7 +116,7 @@ class Engine:
             return
         if exc is None:
             self.write_failure = None
-        elif isinstance(exc, self.database_errors):
+        elif isinstance(exc, self.database_errors) and not _contention(exc):
             self.write_failure = _first_line(exc)
 
     def transaction(self, write: bool = True):  # pragma: no cover - interface
@@ -259,6 +259,14 @@ def _touch_health(tx: Tx) -> None:
     tx.execute("INSERT INTO instances (id, pid, host, started_at, seen_at) VALUES (:id, 0, '', :at, :now)"
                " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at",
                {"id": HEALTH_ROW, "at": tx.now_iso, "now": tx.now})
+
+
+_CONTENTION = {"SerializationFailure", "DeadlockDetected", "LockNotAvailable", "QueryCanceled"}
+
+
+def _contention(exc: BaseException) -> bool:
+    """Waiting for another writer (a lock, a deadlock, a timeout) is not a database that refuses writes."""
+    return type(exc).__name__ in _CONTENTION or "database is locked" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:
