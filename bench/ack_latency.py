@@ -32,7 +32,9 @@ def run(quick: bool = False) -> None:
             submissions.append(elapsed)
     rows = [("request", "n", "median", "p99", "max")]
     rows.append(("/mms command", count, ms(median(commands)), ms(percentile(commands, 99)), ms(max(commands))))
-    rows.append(("form submission", count, ms(median(submissions)), ms(percentile(submissions, 99)), ms(max(submissions))))
+    rows.append(
+        ("form submission", count, ms(median(submissions)), ms(percentile(submissions, 99)), ms(max(submissions)))
+    )
     table("Ack latency (target: p99 < 200 ms)", rows)
 
 

@@ -27,13 +27,23 @@ ROUNDS_PER_HOUR = 3600 / 300
 def seed(store: Store, cellcast: FakeCellcast, sends: int, size: int, status: str) -> None:
     for s in range(sends):
         numbers = [f"4{s:04d}{i:04d}" for i in range(size)]
-        send_id = store.create_send({"view_id": f"B{s}", "user_id": "U1", "channel_id": "C1", "message": "hi"}, None, [numbers])
+        send_id = store.create_send(
+            {"view_id": f"B{s}", "user_id": "U1", "channel_id": "C1", "message": "hi"}, None, [numbers]
+        )
         batch = store.claim_next_batch("bench", time.time() + 60)
         outcomes = [o.NumberOutcome(n, o.QUEUED, "", f"m{s:04d}{i:04d}") for i, n in enumerate(numbers)]
         store.finish_batch(batch.id, "queued", outcomes, owner="bench")
         for item in outcomes:
-            cellcast.add_message({"_id": item.message_id, "status": status, "message": "hi", "sender": "x",
-                                  "receiver": item.number, "createdAt": _iso_now()})
+            cellcast.add_message(
+                {
+                    "_id": item.message_id,
+                    "status": status,
+                    "message": "hi",
+                    "sender": "x",
+                    "receiver": item.number,
+                    "createdAt": _iso_now(),
+                }
+            )
         assert store.get_send(send_id).state == "done"
 
 
@@ -69,7 +79,15 @@ def one(case: str, sends: int, size: int, count: int) -> tuple:
     finally:
         cellcast.stop()
     scale = ROUNDS_PER_HOUR / count  # 1 when a full hour's 12 rounds were run
-    return (case, f"{sends} × {size:,}", count, f"{calls:,}", f"{calls * scale:,.0f}", f"{cpu:.2f} s", f"{cpu * scale:.1f} s")
+    return (
+        case,
+        f"{sends} × {size:,}",
+        count,
+        f"{calls:,}",
+        f"{calls * scale:,.0f}",
+        f"{cpu:.2f} s",
+        f"{cpu * scale:.1f} s",
+    )
 
 
 def run(quick: bool = False) -> None:

@@ -19,32 +19,54 @@ from pathlib import Path
 
 from PIL import Image
 
-CONTENT_TYPES = (b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                 b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                 b'<Default Extension="xml" ContentType="application/xml"/>'
-                 b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-                 b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-                 b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-                 b'</Types>')
-RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-        b'</Relationships>')
-WORKBOOK = (b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            b'<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
-WORKBOOK_RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                 b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-                 b'<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
-                 b'</Relationships>')
+CONTENT_TYPES = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/>'
+    b'<Override PartName="/xl/workbook.xml" '
+    b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    b'<Override PartName="/xl/worksheets/sheet1.xml" '
+    b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    b'<Override PartName="/xl/sharedStrings.xml" '
+    b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    b"</Types>"
+)
+RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" '
+    b'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    b'Target="xl/workbook.xml"/>'
+    b"</Relationships>"
+)
+WORKBOOK = (
+    b'<?xml version="1.0" encoding="UTF-8"?><workbook '
+    b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+    b'<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WORKBOOK_RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    b'Target="worksheets/sheet1.xml"/>'
+    b'<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+    b'Target="sharedStrings.xml"/>'
+    b"</Relationships>"
+)
 SHEET_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
 
 
-def workbook(sheet_parts, shared_parts=(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"></sst>',)) -> bytes:
+def workbook(
+    sheet_parts, shared_parts=(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"></sst>',)
+) -> bytes:
     """An .xlsx written part by part (a 2 GB member never sits in memory)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for name, data in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", RELS), ("xl/workbook.xml", WORKBOOK),
-                           ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)):
+        for name, data in (
+            ("[Content_Types].xml", CONTENT_TYPES),
+            ("_rels/.rels", RELS),
+            ("xl/workbook.xml", WORKBOOK),
+            ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+        ):
             z.writestr(name, data)
         for name, parts in (("xl/worksheets/sheet1.xml", sheet_parts), ("xl/sharedStrings.xml", shared_parts)):
             with z.open(name, "w", force_zip64=True) as member:
@@ -54,8 +76,13 @@ def workbook(sheet_parts, shared_parts=(b'<sst xmlns="http://schemas.openxmlform
 
 
 def dimension_bomb() -> bytes:
-    return workbook([SHEET_HEAD, b'<dimension ref="A1:XFD1048576"/><sheetData>',
-                     b'<row r="1"><c r="A1" t="inlineStr"><is><t>0400000001</t></is></c></row></sheetData></worksheet>'])
+    return workbook(
+        [
+            SHEET_HEAD,
+            b'<dimension ref="A1:XFD1048576"/><sheetData>',
+            b'<row r="1"><c r="A1" t="inlineStr"><is><t>0400000001</t></is></c></row></sheetData></worksheet>',
+        ]
+    )
 
 
 def shared_strings_bomb(size: int) -> bytes:
@@ -67,7 +94,9 @@ def shared_strings_bomb(size: int) -> bytes:
             yield chunk
         yield b"</sst>"
 
-    return workbook([SHEET_HEAD, b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>'], strings())
+    return workbook(
+        [SHEET_HEAD, b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>'], strings()
+    )
 
 
 def many_strings(size: int) -> bytes:
@@ -80,31 +109,48 @@ def many_strings(size: int) -> bytes:
             yield b"<si><t>04%08d</t></si>" % i
         yield b"</sst>"
 
-    return workbook([SHEET_HEAD, b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>'], strings())
+    return workbook(
+        [SHEET_HEAD, b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>'], strings()
+    )
 
 
 def long_sheet(rows: int) -> bytes:
     def parts():
         yield SHEET_HEAD + b"<sheetData>"
         for i in range(1, rows + 1):
-            yield b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>P %d</t></is></c><c r="B%d"><v>4%08d</v></c></row>' % (i, i, i, i, i)
+            yield b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>P %d</t></is></c><c r="B%d"><v>4%08d</v></c></row>' % (
+                i,
+                i,
+                i,
+                i,
+                i,
+            )
         yield b"</sheetData></worksheet>"
+
     return workbook(parts())
 
 
 def wide_rows(rows: int) -> bytes:
     """Every row has one empty cell in the last column Excel has (XFD): a row of 16,384 cells each."""
+
     def parts():
         yield SHEET_HEAD + b"<sheetData>"
         for r in range(1, rows + 1):
             yield b'<row r="%d"><c r="XFD%d"/></row>' % (r, r)
         yield b"</sheetData></worksheet>"
+
     return workbook(parts())
 
 
 def far_row() -> bytes:
-    return workbook([SHEET_HEAD, b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Mobile</t></is></c></row>'
-                     b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>0400000001</t></is></c></row></sheetData></worksheet>'])
+    return workbook(
+        [
+            SHEET_HEAD,
+            b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Mobile</t></is></c></row>'
+            b'<row r="1048576"><c r="A1048576" '
+            b't="inlineStr"><is><t>0400000001</t></is></c></row></sheetData></worksheet>',
+        ]
+    )
 
 
 def png(width: int, height: int, mode: str = "RGBA") -> bytes:
@@ -145,8 +191,10 @@ def cases(quick: bool) -> dict[str, tuple[str, str, bytes]]:
     }
 
 
-FOURS = [["xlsx sharedStrings → 2 GB", "xlsx 200k rows × XFD", "PNG 6300×6300 RGBA", "PNG 6300×6300 16-bit grey"],
-         ["xlsx 29.9 MB sharedStrings", "PNG 6300×6300 RGBA", "CSV 1,000,000 rows", "JPEG 7700×5100"]]  # the heaviest the caps let in
+FOURS = [
+    ["xlsx sharedStrings → 2 GB", "xlsx 200k rows × XFD", "PNG 6300×6300 RGBA", "PNG 6300×6300 16-bit grey"],
+    ["xlsx 29.9 MB sharedStrings", "PNG 6300×6300 RGBA", "CSV 1,000,000 rows", "JPEG 7700×5100"],
+]  # the heaviest the caps let in
 
 CHILD = r"""
 import json, sys, threading, time
@@ -154,7 +202,8 @@ from bot.sending.budget import Budget, Gate
 from bot.sending.contact_files import ContactsFileError, FileLimits, parse_contacts_file
 from bot.sending.media import MediaError, prepare_media
 from bot.sending.budget import OutOfTime
-import openpyxl, openpyxl.reader.excel, PIL.Image, PIL.PngImagePlugin, PIL.JpegImagePlugin  # imported before the baseline
+# imported before the baseline is taken
+import openpyxl, openpyxl.reader.excel, PIL.Image, PIL.PngImagePlugin, PIL.JpegImagePlugin
 jobs = json.loads(sys.argv[1])
 blobs = [open(path, "rb").read() for _, _, path in jobs]
 def status_mb(field):  # VmHWM, not getrusage: ru_maxrss survives exec, so it would hold the parent's peak
@@ -192,7 +241,9 @@ print(json.dumps({"seconds": time.monotonic() - started, "extra_mb": peak - base
 def measure(jobs: list[tuple[str, str, Path]]) -> dict:
     argument = json.dumps([(field, name, str(path)) for field, name, path in jobs])
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", CHILD, argument], capture_output=True, text=True, cwd=root, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, argument], capture_output=True, text=True, cwd=root, timeout=600
+    )
     if done.returncode:
         raise SystemExit(done.stderr[-2000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -205,11 +256,16 @@ def run(quick: bool = False) -> None:
             path = Path(tmp) / filename
             path.write_bytes(data)
             files[name] = (field, filename, path)
-        print(f"hostile files{' (quick: small inputs, figures not meaningful)' if quick else ''}: time and peak extra RSS")
+        print(
+            f"hostile files{' (quick: small inputs, figures not meaningful)' if quick else ''}: time and peak extra RSS"
+        )
         for name, job in files.items():
             figures = measure([job])
             seconds, outcome = figures["results"][0]
-            print(f"  {name:<30} {job[2].stat().st_size / 1e6:7.2f} MB  {seconds:6.2f} s  {figures['extra_mb']:7.0f} MB  {outcome}")
+            print(
+                f"  {name:<30} {job[2].stat().st_size / 1e6:7.2f} MB  {seconds:6.2f} s  {figures['extra_mb']:7.0f} MB  "
+                f"{outcome}"
+            )
         for four in FOURS:
             figures = measure([files[name] for name in four])
             print(f"  four at once ({', '.join(four)}): {figures['seconds']:.2f} s, {figures['extra_mb']:.0f} MB extra")

@@ -32,8 +32,10 @@ LATENCY = 0.25
 
 
 def start_bots(count: int, slack, gateway, url: str, tmp: str) -> list[BotProcess]:
-    return [BotProcess(slack, gateway, url, Path(tmp) / f"bot{i}.log", LOG_LEVEL="WARNING", MMS_LEASE_SECONDS="5").start()
-            for i in range(count)]
+    return [
+        BotProcess(slack, gateway, url, Path(tmp) / f"bot{i}.log", LOG_LEVEL="WARNING", MMS_LEASE_SECONDS="5").start()
+        for i in range(count)
+    ]
 
 
 def probe_acks(bots: list[BotProcess], done: threading.Event) -> dict[int, list[float]]:
@@ -77,7 +79,15 @@ def one_send(instances: int, contacts: int, server) -> tuple:
         slack.stop()
     floor = LATENCY + (math.ceil(contacts / 1000 / 15) - 1)
     p99 = " / ".join(f"{percentile(a, 99) * 1000:.0f}" for a in acks.values() if a)
-    return (instances, f"{contacts:,}", f"{elapsed:.2f} s", f"{floor:.2f} s", f"{elapsed / floor:.3f}×", busiest, f"{p99} ms")
+    return (
+        instances,
+        f"{contacts:,}",
+        f"{elapsed:.2f} s",
+        f"{floor:.2f} s",
+        f"{elapsed / floor:.3f}×",
+        busiest,
+        f"{p99} ms",
+    )
 
 
 def killed_instance(contacts: int, server) -> str:
@@ -94,8 +104,10 @@ def killed_instance(contacts: int, server) -> str:
 
                 def held() -> int:
                     with psycopg.connect(url, autocommit=True) as conn:
-                        return conn.execute("SELECT COUNT(*) FROM batches WHERE state = 'sending' AND owner LIKE %s",
-                                            (f"%-{victim.process.pid}-%",)).fetchone()[0]
+                        return conn.execute(
+                            "SELECT COUNT(*) FROM batches WHERE state = 'sending' AND owner LIKE %s",
+                            (f"%-{victim.process.pid}-%",),
+                        ).fetchone()[0]
 
                 wait_for(lambda: held() > 0, timeout=60, interval=0.02)
                 killed = time.monotonic()
@@ -121,7 +133,9 @@ def run(quick: bool = False, database_url: str = "throwaway") -> None:
             for instances in counts:
                 rows.append(one_send(instances, contacts, server))
         settled = killed_instance(20_000 if quick else 100_000, server)
-    table("Instances on one PostgreSQL database (gateway 250 ms; targets: N within 5 % of 1, busiest second ≤ 14)", rows)
+    table(
+        "Instances on one PostgreSQL database (gateway 250 ms; targets: N within 5 % of 1, busiest second ≤ 14)", rows
+    )
     print(f"  a SIGKILLed instance's batches settled by the others {settled} after the kill (target < 30 s)")
 
 

@@ -18,11 +18,20 @@ def run(quick: bool = False) -> None:
         result, _ = parse_contacts_file("contacts.csv", data, FileLimits(10**9, 10**7))
         timings.append(time.perf_counter() - started)
     assert len(result.numbers) == rows, len(result.numbers)
-    table("Parsing (target < 0.5 s)", [
-        ("input", "valid", "duplicates", "rejected", "best", "median"),
-        (f"{rows + 1000:,}-row CSV, {len(data) / 1e6:.1f} MB", f"{len(result.numbers):,}", f"{result.duplicates:,}",
-         f"{len(result.rejected):,}", f"{min(timings):.3f} s", f"{sorted(timings)[len(timings) // 2]:.3f} s"),
-    ])
+    table(
+        "Parsing (target < 0.5 s)",
+        [
+            ("input", "valid", "duplicates", "rejected", "best", "median"),
+            (
+                f"{rows + 1000:,}-row CSV, {len(data) / 1e6:.1f} MB",
+                f"{len(result.numbers):,}",
+                f"{result.duplicates:,}",
+                f"{len(result.rejected):,}",
+                f"{min(timings):.3f} s",
+                f"{sorted(timings)[len(timings) // 2]:.3f} s",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -62,10 +62,21 @@ def run(quick: bool = False) -> None:
         f"Review flow (file host {RATE / 1e6:.0f} MB/s; targets: ack p99 < 300 ms, review shown < 2 s)",
         [
             ("measure", "n", "median", "p99", "max"),
-            (f"ack, {concurrent} concurrent forms with a {png_size / 1e6:g} MB image + {csv_rows:,}-row CSV", concurrent,
-             ms(median(acks)), ms(percentile(acks, 99)), ms(max(acks))),
+            (
+                f"ack, {concurrent} concurrent forms with a {png_size / 1e6:g} MB image + {csv_rows:,}-row CSV",
+                concurrent,
+                ms(median(acks)),
+                ms(percentile(acks, 99)),
+                ms(max(acks)),
+            ),
             (f"  all {concurrent} reviews shown", 1, f"{all_reviews:.2f} s", "", ""),
-            (f"form submit → review shown, {big_png_size / 1e6:g} MB image + {csv_rows:,}-row CSV", 1, f"{shown:.2f} s", "", ""),
+            (
+                f"form submit → review shown, {big_png_size / 1e6:g} MB image + {csv_rows:,}-row CSV",
+                1,
+                f"{shown:.2f} s",
+                "",
+                "",
+            ),
         ],
     )
 

@@ -150,7 +150,7 @@ def table(title: str, rows: list[tuple]) -> None:
     print(f"\n{title}")
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
         if index == 0:
             print("  " + "  ".join("-" * width for width in widths))
 

@@ -39,8 +39,12 @@ def _send(store: Store, key: str, batches: int, size: int, first: int = 0) -> in
 def _finish_all(store: Store, owner: str = "bench", *, rejected_every: int = 0) -> list[float]:
     took = []
     while (batch := store.claim_next_batch(owner, 60)) is not None:
-        outcomes = [o.NumberOutcome(n, o.INVALID if rejected_every and i % rejected_every == 0 else o.QUEUED, "", f"m{batch.id}-{i}")
-                    for i, n in enumerate(batch.contacts)]
+        outcomes = [
+            o.NumberOutcome(
+                n, o.INVALID if rejected_every and i % rejected_every == 0 else o.QUEUED, "", f"m{batch.id}-{i}"
+            )
+            for i, n in enumerate(batch.contacts)
+        ]
         started = time.perf_counter()
         store.finish_batch(batch.id, "queued", outcomes, owner=owner)
         took.append(time.perf_counter() - started)
@@ -143,8 +147,13 @@ def default_figures(url_for, quick: bool) -> list[tuple]:
     listed, checked = (20_000, 10_000) if quick else (1_000_000, 100_000)
     with url_for() as (url, _):
         filled, loaded, check = suppression_check(url, listed, checked)
-    rows.append((f"suppression check, {checked:,} against {listed:,}", check,
-                 f"list written in {filled}; loaded by a new process in {loaded}"))
+    rows.append(
+        (
+            f"suppression check, {checked:,} against {listed:,}",
+            check,
+            f"list written in {filled}; loaded by a new process in {loaded}",
+        )
+    )
     return rows
 
 
@@ -188,15 +197,32 @@ def big_figures(url_for, quick: bool) -> list[tuple]:
                 clock.advance(100 * 86400)  # the first half is past retention
         fill_suppression(store, listed)
         built = time.perf_counter() - started
-        rows.append((f"built: {sends * per_send:,} recipient rows, {listed:,} suppressed", f"{built:.0f} s", f"{size() / 1e9:.2f} GB"))
+        rows.append(
+            (
+                f"built: {sends * per_send:,} recipient rows, {listed:,} suppressed",
+                f"{built:.0f} s",
+                f"{size() / 1e9:.2f} GB",
+            )
+        )
         status_send = sends  # the last one: 150,000 numbers
 
         _send(store, "live", 20, 1000, first=90_000_000)
         finish = _finish_all(store)
-        rows.append(("finish_batch, 1,000 numbers, on the big database", f"median {ms(median(finish))}", f"max {ms(max(finish))} (target ≤ 20 ms)"))
-        for name, fn in (("/metrics (counts from the sends)", lambda: (store.state_counts(), store.reports_due(), store.suppression_count())),
-                         ("history (10 latest sends)", lambda: store.recent_sends("U1")),
-                         (f"status of a {per_send:,}-number send", lambda: summarise(store, status_send))):
+        rows.append(
+            (
+                "finish_batch, 1,000 numbers, on the big database",
+                f"median {ms(median(finish))}",
+                f"max {ms(max(finish))} (target ≤ 20 ms)",
+            )
+        )
+        for name, fn in (
+            (
+                "/metrics (counts from the sends)",
+                lambda: (store.state_counts(), store.reports_due(), store.suppression_count()),
+            ),
+            ("history (10 latest sends)", lambda: store.recent_sends("U1")),
+            (f"status of a {per_send:,}-number send", lambda: summarise(store, status_send)),
+        ):
             runs = timings(fn, 5)
             rows.append((name, f"median {ms(median(runs))}", f"max {ms(max(runs))}"))
 
@@ -209,24 +235,50 @@ def big_figures(url_for, quick: bool) -> list[tuple]:
                     store.set_deliveries([(recipients[second * 100 + i], "delivered")], ["delivered"], ["failed"])
                 time.sleep(max(0.0, 1 - (time.perf_counter() - began)))
 
-        rows.append(("longest writer wait, 100 delivery statuses a second", ms(longest_wait(store, statuses, "s")), "(target ≤ 1 s)"))
+        rows.append(
+            (
+                "longest writer wait, 100 delivery statuses a second",
+                ms(longest_wait(store, statuses, "s")),
+                "(target ≤ 1 s)",
+            )
+        )
         purged: list[int] = []
         sweep_began = time.perf_counter()
         wait = longest_wait(store, lambda: purged.append(store.purge_older_than(90, max_rows=100_000_000)), "r")
-        rows.append(("longest writer wait, retention sweep", ms(wait),
-                     f"{purged[0]} sends purged in {time.perf_counter() - sweep_began:.0f} s (target ≤ 1 s wait)"))
+        rows.append(
+            (
+                "longest writer wait, retention sweep",
+                ms(wait),
+                f"{purged[0]} sends purged in {time.perf_counter() - sweep_began:.0f} s (target ≤ 1 s wait)",
+            )
+        )
         maintenance.__exit__(None, None, None)
         if url.startswith("sqlite:///"):
-            wal = os.path.getsize(url[len("sqlite:///"):] + "-wal") if os.path.exists(url[len("sqlite:///"):] + "-wal") else 0
-            rows.append(("SQLite WAL file after the sweep", f"{wal / 1e6:.0f} MB", "SQLite's own checkpoints, and a passive one every 5 s"))
+            wal = (
+                os.path.getsize(url[len("sqlite:///") :] + "-wal")
+                if os.path.exists(url[len("sqlite:///") :] + "-wal")
+                else 0
+            )
+            rows.append(
+                (
+                    "SQLite WAL file after the sweep",
+                    f"{wal / 1e6:.0f} MB",
+                    "SQLite's own checkpoints, and a passive one every 5 s",
+                )
+            )
         store.close()
         numbers = [f"4{n:08d}" for n in range(0, 700_000, 7)]
         restarted = Store(url)
         [loaded] = timings(restarted.load_suppressions, 1)  # what start-up does
         reviews = timings(lambda: restarted.suppressed_among(numbers), 2)
         restarted.close()
-        rows.append(("first / second review after a start (100,000 numbers)", f"{ms(reviews[0])} / {ms(reviews[1])}",
-                     f"list loaded at start in {loaded:.1f} s"))
+        rows.append(
+            (
+                "first / second review after a start (100,000 numbers)",
+                f"{ms(reviews[0])} / {ms(reviews[1])}",
+                f"list loaded at start in {loaded:.1f} s",
+            )
+        )
     return rows
 
 
@@ -249,7 +301,11 @@ def run(quick: bool = False, database_url: str | None = "throwaway", big: bool =
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small inputs, seconds; figures not meaningful")
-    parser.add_argument("--big", action="store_true", help="also build a 10-million-recipient database and measure on it")
-    parser.add_argument("--database-url", default="throwaway", help="PostgreSQL server, 'throwaway' (default) or 'none' (SQLite only)")
+    parser.add_argument(
+        "--big", action="store_true", help="also build a 10-million-recipient database and measure on it"
+    )
+    parser.add_argument(
+        "--database-url", default="throwaway", help="PostgreSQL server, 'throwaway' (default) or 'none' (SQLite only)"
+    )
     args = parser.parse_args()
     run(args.quick, None if args.database_url == "none" else args.database_url, args.big)

@@ -22,8 +22,14 @@ def timed(form, uploads, suppressed, repeats: int) -> tuple[float, int]:
     timings, left_out = [], 0
     for _ in range(repeats):
         started = time.perf_counter()
-        review = check(form, uploads, file_limits=FileLimits(10**9, 10**7), suppressed=suppressed,
-                       balance=lambda: Balance(10**9), credits_per_mms=1)
+        review = check(
+            form,
+            uploads,
+            file_limits=FileLimits(10**9, 10**7),
+            suppressed=suppressed,
+            balance=lambda: Balance(10**9),
+            credits_per_mms=1,
+        )
         timings.append(time.perf_counter() - started)
         left_out = len(review.suppressed)
     return statistics.median(timings), left_out
@@ -39,13 +45,33 @@ def run(quick: bool = False) -> None:
         form = CheckedForm("U1", "C1", "hi", None, None, "", None, None)
         uploads = {"contacts_file": Upload("contacts.csv", contacts_csv(size))}
         without, _ = timed(form, uploads, lambda numbers: {}, repeats)
-        cold, _ = timed(form, uploads, Store(str(Path(tmp) / "bench.db")).suppressed_among, 1)  # a process's first review
+        cold, _ = timed(
+            form, uploads, Store(str(Path(tmp) / "bench.db")).suppressed_among, 1
+        )  # a process's first review
         with_list, left_out = timed(form, uploads, store.suppressed_among, repeats)
-    table("Suppression at review (target: < 100 ms extra)", [
-        ("list", "suppression list", "left out", "review without", "review with", "extra", "extra, first review of a process"),
-        (f"{size:,}", f"{size:,}", f"{left_out:,}", f"{without * 1000:.0f} ms", f"{with_list * 1000:.0f} ms",
-         f"{(with_list - without) * 1000:.0f} ms", f"{(cold - without) * 1000:.0f} ms"),
-    ])
+    table(
+        "Suppression at review (target: < 100 ms extra)",
+        [
+            (
+                "list",
+                "suppression list",
+                "left out",
+                "review without",
+                "review with",
+                "extra",
+                "extra, first review of a process",
+            ),
+            (
+                f"{size:,}",
+                f"{size:,}",
+                f"{left_out:,}",
+                f"{without * 1000:.0f} ms",
+                f"{with_list * 1000:.0f} ms",
+                f"{(with_list - without) * 1000:.0f} ms",
+                f"{(cold - without) * 1000:.0f} ms",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Floor = gateway latency + (ceil(batches / 15) − 1) s: Cellcast takes 15 calls 
 within a second is allowed, so the last batch cannot start before that and ends one latency later.
 For each size and gateway latency: confirm → thread summary, the ratio to the floor, the most calls
 that *arrived* at the gateway in any 1 s and how many it refused with 429 (the fake enforces Cellcast's
-15 a second), the bot's CPU seconds over the send, its peak RSS, and the database's growth. Beside the 100,000 send: a 5-number send confirmed 2 s into it, confirm → summary.
+15 a second), the bot's CPU seconds over the send, its peak RSS, and the database's growth. Beside the
+100,000 send: a 5-number send confirmed 2 s into it, confirm → summary.
 
 Targets: 100,000 ≤ 1.20× floor, 1,000,000 ≤ 1.15×; never more than 15 calls in any 1 s at the gateway;
 peak RSS < 250 MB at 1M; the small send's summary within 1.5 s.
@@ -65,14 +66,20 @@ def _measure(gateway: GatewayProcess, contacts: int, latency: float, with_small:
         bot.confirm(review)
         small = ""
         if with_small:
+
             def small_send():
                 time.sleep(2.0)
-                bot.submit(form(contacts="0499000001, 0499000002, 0499000003, 0499000004, 0499000005"), view_id="VSMALL", channel="CSMALL")
+                bot.submit(
+                    form(contacts="0499000001, 0499000002, 0499000003, 0499000004, 0499000005"),
+                    view_id="VSMALL",
+                    channel="CSMALL",
+                )
                 small_review = bot.review("VSMALL", timeout=60)
                 started = time.monotonic()
                 bot.confirm(small_review)
                 nonlocal small
                 small = f"{summary_at(slack, 'CSMALL', 60) - started:.2f} s"
+
             thread = threading.Thread(target=small_send)
             thread.start()
         elapsed = summary_at(slack, "CBIG", 900) - confirmed
@@ -86,27 +93,65 @@ def _measure(gateway: GatewayProcess, contacts: int, latency: float, with_small:
         refused = gateway.over_limit()
     big_calls = [a for a in arrivals if a.contacts and a.first != SMALL_FIRST]
     assert len(big_calls) == batches, (len(big_calls), batches)
-    busiest = most_in_any_window([a.at for a in arrivals] + refused, 1.0)  # sends, reads and refused calls: every call counts
+    busiest = most_in_any_window(
+        [a.at for a in arrivals] + refused, 1.0
+    )  # sends, reads and refused calls: every call counts
     floor = latency + (math.ceil(batches / 15) - 1)
-    row = (f"{contacts:,}", f"{latency * 1000:.0f} ms", batches, f"{elapsed:.2f} s", f"{floor:.2f} s", f"{elapsed / floor:.2f}×",
-           busiest, len(refused), f"{cpu:.1f} s", f"{rss:.0f} MB", f"{growth / contacts * 100_000 / 1e6:.1f} MB")
+    row = (
+        f"{contacts:,}",
+        f"{latency * 1000:.0f} ms",
+        batches,
+        f"{elapsed:.2f} s",
+        f"{floor:.2f} s",
+        f"{elapsed / floor:.2f}×",
+        busiest,
+        len(refused),
+        f"{cpu:.1f} s",
+        f"{rss:.0f} MB",
+        f"{growth / contacts * 100_000 / 1e6:.1f} MB",
+    )
     return row, small
 
 
 def run(quick: bool = False, database_url: str | None = None, sizes: list[int] | None = None) -> None:
-    plan = [(3_000, 0.25, True)] if quick else [(100_000, 0.25, True), (100_000, 0.05, False), (1_000_000, 0.25, False), (1_000_000, 0.05, False)]
+    plan = (
+        [(3_000, 0.25, True)]
+        if quick
+        else [(100_000, 0.25, True), (100_000, 0.05, False), (1_000_000, 0.25, False), (1_000_000, 0.05, False)]
+    )
     if sizes:
         plan = [p for p in plan if p[0] in sizes]
-    rows = [("contacts", "latency", "batches", "bot", "floor", "bot/floor", "max calls in 1 s", "429s", "bot CPU", "peak RSS", "DB per 100k")]
+    rows = [
+        (
+            "contacts",
+            "latency",
+            "batches",
+            "bot",
+            "floor",
+            "bot/floor",
+            "max calls in 1 s",
+            "429s",
+            "bot CPU",
+            "peak RSS",
+            "DB per 100k",
+        )
+    ]
     smalls = []
     with postgres_server(database_url) as server:
         for contacts, latency, with_small in plan:
             row, small = one(contacts, latency, with_small, server)
             rows.append(row)
             if small:
-                smalls.append(f"5-number send confirmed 2 s into the {contacts:,} send ({latency * 1000:.0f} ms): confirm → summary {small}")
+                smalls.append(
+                    f"5-number send confirmed 2 s into the {contacts:,} send ({latency * 1000:.0f} ms): confirm → "
+                    f"summary {small}"
+                )
     engine = "SQLite" if database_url is None else "PostgreSQL"
-    table(f"Bulk throughput on {engine} (14 calls/s, 8 in flight; targets: 100k ≤ 1.20×, 1M ≤ 1.15×, ≤ 15 calls in any 1 s, RSS < 250 MB at 1M)", rows)
+    table(
+        f"Bulk throughput on {engine} (14 calls/s, 8 in flight; targets: 100k ≤ 1.20×, 1M ≤ 1.15×, ≤ 15 calls in any 1 "
+        "s, RSS < 250 MB at 1M)",
+        rows,
+    )
     for line in smalls:
         print("  " + line + " (target < 1.5 s)")
 
@@ -114,8 +159,11 @@ def run(quick: bool = False, database_url: str | None = None, sizes: list[int] |
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--database-url", help="a PostgreSQL server to run on (a database is made per run), or 'throwaway' "
-                                               "for a cluster of the benchmark's own; default: a SQLite file")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server to run on (a database is made per run), or 'throwaway' "
+        "for a cluster of the benchmark's own; default: a SQLite file",
+    )
     parser.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], help="only these sizes, e.g. 100000")
     args = parser.parse_args()
     run(args.quick, args.database_url, args.sizes)

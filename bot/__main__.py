@@ -7,12 +7,12 @@ in HTTP mode it also takes Slack's requests at /slack/events.
 from __future__ import annotations
 
 import argparse
-from contextlib import contextmanager
 import logging
 import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -48,6 +48,7 @@ def socket_mode_alive(client) -> bool:
 def quiet(*prefixes: str):
     """Libraries' log lines dropped for a moment (at the handlers, so loggers made meanwhile are covered
     too): a start-up problem is told in one line of ours."""
+
     def ours(record: logging.LogRecord) -> bool:
         return not any(record.name == p or record.name.startswith(p + ".") for p in prefixes)
 
@@ -85,14 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mms-bot", description="Send MMS from Slack through Cellcast.")
     parser.add_argument("--version", action="version", version=f"mms-bot {version('mms-bot')}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot (the default): settings from the environment and ./.env",
-                        description="Run the bot. Settings come from the environment and ./.env (see the README).")
-    copy = commands.add_parser("copy-database", help="copy everything into a new, empty database (SQLite → PostgreSQL)",
-                               description="Copy the allowlist, suppression list with its audit, sends, batches, every "
-                                           "number's outcome, reports due and replies into an empty database, in one "
-                                           "transaction. Stop the bot first. Refuses a target that holds anything.")
-    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///mms-bot.db (or a postgresql:// URL)")
-    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user:password@host:5432/database")
+    commands.add_parser(
+        "run",
+        help="run the bot (the default): settings from the environment and ./.env",
+        description="Run the bot. Settings come from the environment and ./.env (see the README).",
+    )
+    copy = commands.add_parser(
+        "copy-database",
+        help="copy everything into a new, empty database (SQLite → PostgreSQL)",
+        description="Copy the allowlist, suppression list with its audit, sends, batches, every "
+        "number's outcome, reports due and replies into an empty database, in one "
+        "transaction. Stop the bot first. Refuses a target that holds anything.",
+    )
+    copy.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="sqlite:///mms-bot.db (or a postgresql:// URL)"
+    )
+    copy.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="postgresql://user:password@host:5432/database"
+    )
     from bot.cli import add_commands
 
     add_commands(commands)
@@ -101,12 +112,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def copy_database(source_url: str, target_url: str) -> int:
     from bot.store import Store, StoreError, database_url
-    from bot.store.copy import TargetNotEmpty, copy_database as copy
+    from bot.store.copy import TargetNotEmpty
+    from bot.store.copy import copy_database as copy
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     source_url = database_url(source_url)
-    if source_url.startswith("sqlite:///") and not Path(source_url[len("sqlite:///"):]).is_file():
-        return _fail(f"--from: there is no SQLite file at {source_url[len('sqlite:///'):]!r}")
+    if source_url.startswith("sqlite:///") and not Path(source_url[len("sqlite:///") :]).is_file():
+        return _fail(f"--from: there is no SQLite file at {source_url[len('sqlite:///') :]!r}")
     try:
         source, target = Store(source_url), Store(target_url)
     except StoreError as exc:
@@ -141,30 +153,41 @@ def run() -> int:
         return _fail(str(exc))
     log.info("Slack: signed in as %s in %s", who.get("user"), who.get("team"))
     if not settings.admins:
-        log.warning("MMS_ADMINS is empty: nobody can allow people to send, or manage the suppression list. "
-                    "Set it to your member id (profile → ⋮ → Copy member ID) and restart.")
+        log.warning(
+            "MMS_ADMINS is empty: nobody can allow people to send, or manage the suppression list. "
+            "Set it to your member id (profile → ⋮ → Copy member ID) and restart."
+        )
     try:
         bot = build(settings)
     except StoreError as exc:
         if settings.database_url.startswith("sqlite:"):
-            return _fail(f"{exc}. The directory must exist and be writable by this user (uid {os.getuid()}); "
-                         "in Docker, mount a volume owned by uid 10001 at /data")
+            return _fail(
+                f"{exc}. The directory must exist and be writable by this user (uid {os.getuid()}); "
+                "in Docker, mount a volume owned by uid 10001 at /data"
+            )
         return _fail(f"{exc}. Check that the server is up, and the user, password and database in DATABASE_URL")
     services = bot.services
     application = wsgi_app(
-        None if settings.socket_mode else bot.app, health=bot.health, metrics=services.metrics.render,
-        webhook=services.sync.take_webhook, webhook_secret=settings.webhook_secret,
+        None if settings.socket_mode else bot.app,
+        health=bot.health,
+        metrics=services.metrics.render,
+        webhook=services.sync.take_webhook,
+        webhook_secret=settings.webhook_secret,
     )
     try:
         server = create_server(application, settings.host, settings.port)  # bound before anything is resumed
     except ValueError:  # waitress: a host name that does not resolve
         bot.close()
-        return _fail(f"cannot listen on HOST {settings.host!r}: it is not an address or a name of this machine; "
-                     "use 0.0.0.0 (every interface) or 127.0.0.1")
+        return _fail(
+            f"cannot listen on HOST {settings.host!r}: it is not an address or a name of this machine; "
+            "use 0.0.0.0 (every interface) or 127.0.0.1"
+        )
     except OSError as exc:
         bot.close()
-        return _fail(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): another program uses PORT "
-                     f"{settings.port}, or HOST is not an address of this machine; set PORT (and HOST) to free ones")
+        return _fail(
+            f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): another program uses PORT "
+            f"{settings.port}, or HOST is not an address of this machine; set PORT (and HOST) to free ones"
+        )
     socket_mode = None
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -177,16 +200,22 @@ def run() -> int:
         except SlackApiError as exc:
             server.close()
             bot.close()
-            return _fail(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level token with "
-                         "connections:write (Basic Information → App-Level Tokens) and turn Socket Mode on in the app's settings")
+            return _fail(
+                f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): create an app-level token with "
+                "connections:write (Basic Information → App-Level Tokens) and turn Socket Mode on in the app's settings"
+            )
         log.info("connected in Socket Mode; health and metrics on http://%s:%d", settings.host, settings.port)
     else:
         log.info("listening on http://%s:%d%s", settings.host, settings.port, EVENTS_PATH)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("mms-bot %s: %s, %s, %s", version("mms-bot"), "Socket Mode" if settings.socket_mode else "HTTP mode",
-             services.store.engine.description,
-             "DRY RUN: nothing is sent to Cellcast" if settings.dry_run else "sending through Cellcast")
+    log.info(
+        "mms-bot %s: %s, %s, %s",
+        version("mms-bot"),
+        "Socket Mode" if settings.socket_mode else "HTTP mode",
+        services.store.engine.description,
+        "DRY RUN: nothing is sent to Cellcast" if settings.dry_run else "sending through Cellcast",
+    )
     try:
         bot.start()
         if settings.webhook_secret:

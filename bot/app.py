@@ -8,9 +8,9 @@ import socket
 import threading
 import time
 import uuid
-from urllib.error import URLError
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.error import URLError
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -130,15 +130,19 @@ def check_slack(settings: Settings, attempts: int = 3) -> dict:
         except SlackApiError as exc:
             error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
             if exc.response.status_code < 500 and error not in ("ratelimited", "internal_error", "service_unavailable"):
-                raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-…) again from "
-                                   "OAuth & Permissions, and reinstall the app if it was revoked") from None
+                raise StartupError(
+                    f"Slack refused SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-…) again from "
+                    "OAuth & Permissions, and reinstall the app if it was revoked"
+                ) from None
             problem = error
         except (URLError, OSError, TimeoutError) as exc:
             problem = getattr(exc, "reason", None) or type(exc).__name__
         if attempt + 1 < attempts:
-            time.sleep(min(2 ** attempt, 4))
-    raise StartupError(f"cannot reach Slack at SLACK_API_URL ({settings.slack_api_url}): {problem}; check the network, "
-                       "a proxy (HTTPS_PROXY) or SLACK_API_URL")
+            time.sleep(min(2**attempt, 4))
+    raise StartupError(
+        f"cannot reach Slack at SLACK_API_URL ({settings.slack_api_url}): {problem}; check the network, "
+        "a proxy (HTTPS_PROXY) or SLACK_API_URL"
+    )
 
 
 def build(settings: Settings) -> Bot:
@@ -148,7 +152,9 @@ def build(settings: Settings) -> Bot:
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), RateLimitErrorRetryHandler(max_retry_count=2)],
     )
     # The reporter decides itself when to try again (it never sleeps on one channel's 429).
-    report_client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15, retry_handlers=[])
+    report_client = WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15, retry_handlers=[]
+    )
     logging.getLogger("slack_bolt.App").addFilter(_not_token_unused)
     app = App(
         client=client,
@@ -178,19 +184,46 @@ def build(settings: Settings) -> Bot:
     if settings.dry_run:
         gateway = DryRunGateway()
     else:
-        gateway = CellcastClient(settings.cellcast_api_key, settings.cellcast_api_url, settings.cellcast_timeout,
-                                 sleep=stopping.wait, before_request=take_slot, observe=observe)
-    reporter = SlackReporter(report_client, store, instance_id, lease=settings.lease_seconds,
-                             on_delivered=lambda kind: metrics.reports_delivered.labels(kind).inc(),
-                             on_error=lambda method, error: metrics.slack_errors.labels(method, error).inc())
-    sync = CellcastSync(store, gateway, owner=instance_id, every=settings.sync_seconds, on_report_due=reporter.wake,
-                        replies_channel=settings.replies_channel, delivery_hours=settings.delivery_hours)
+        gateway = CellcastClient(
+            settings.cellcast_api_key,
+            settings.cellcast_api_url,
+            settings.cellcast_timeout,
+            sleep=stopping.wait,
+            before_request=take_slot,
+            observe=observe,
+        )
+    reporter = SlackReporter(
+        report_client,
+        store,
+        instance_id,
+        lease=settings.lease_seconds,
+        on_delivered=lambda kind: metrics.reports_delivered.labels(kind).inc(),
+        on_error=lambda method, error: metrics.slack_errors.labels(method, error).inc(),
+    )
+    sync = CellcastSync(
+        store,
+        gateway,
+        owner=instance_id,
+        every=settings.sync_seconds,
+        on_report_due=reporter.wake,
+        replies_channel=settings.replies_channel,
+        delivery_hours=settings.delivery_hours,
+    )
     dispatcher = Dispatcher(
-        store, gateway, limiter, instance_id=instance_id, stopping=stopping, max_in_flight=settings.cellcast_max_in_flight,
-        resume_within=settings.resume_within, on_report_due=reporter.wake, lease=settings.lease_seconds,
+        store,
+        gateway,
+        limiter,
+        instance_id=instance_id,
+        stopping=stopping,
+        max_in_flight=settings.cellcast_max_in_flight,
+        resume_within=settings.resume_within,
+        on_report_due=reporter.wake,
+        lease=settings.lease_seconds,
     )
     checker = review.ReviewChecker(
-        client, store, SlackFileFetcher(settings.slack_bot_token, settings.slack_api_url),
+        client,
+        store,
+        SlackFileFetcher(settings.slack_bot_token, settings.slack_api_url),
         checks={
             "file_limits": FileLimits(settings.contacts_max_bytes, settings.contacts_max_rows),
             "suppressed": store.suppressed_among,
@@ -199,8 +232,12 @@ def build(settings: Settings) -> Bot:
             "dry_run": settings.dry_run,
             "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
         },
-        owner=instance_id, lease=settings.lease_seconds, check_seconds=settings.check_seconds,
-        files_at_once=settings.files_at_once, stopping=stopping, on_report_due=reporter.wake,
+        owner=instance_id,
+        lease=settings.lease_seconds,
+        check_seconds=settings.check_seconds,
+        files_at_once=settings.files_at_once,
+        stopping=stopping,
+        on_report_due=reporter.wake,
     )
     # Leases on a thread of their own: a slow Cellcast read or a long sweep never delays a renewal.
     leases = Periodic("leases")
@@ -215,13 +252,30 @@ def build(settings: Settings) -> Bot:
     def retention() -> None:
         purged = store.purge_older_than(settings.retention_days, wait=stopping.wait)
         if purged:
-            log.info("retention: deleted the images and per-number details of %d send(s) older than %d days", purged, settings.retention_days)
+            log.info(
+                "retention: deleted the images and per-number details of %d send(s) older than %d days",
+                purged,
+                settings.retention_days,
+            )
 
     periodic.every(86400.0, "retention sweep", retention, first_in=60.0)
     if not settings.dry_run:
         periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies, delivery reports)", sync.run)
-    services = Services(settings, store, permissions, dispatcher, checker, gateway, reporter, limiter, periodic, leases, sync, metrics,
-                        stopping)
+    services = Services(
+        settings,
+        store,
+        permissions,
+        dispatcher,
+        checker,
+        gateway,
+        reporter,
+        limiter,
+        periodic,
+        leases,
+        sync,
+        metrics,
+        stopping,
+    )
 
     @app.use
     def provide_services(context, next):  # noqa: A002 - Bolt's name for it

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.sending.gateway import (
+    MAX_CONTACTS_PER_CALL,
     BalanceTooLow,
     ContactsRejected,
     DeliveryRecord,
@@ -25,7 +26,6 @@ from bot.sending.gateway import (
     GatewayResult,
     InboundReply,
     InvalidContact,
-    MAX_CONTACTS_PER_CALL,
     MalformedResponse,
     MediaFile,
     OutcomeUnknown,
@@ -129,8 +129,15 @@ class CellcastClient:
     def replies(self, page: int) -> Page:
         data = _read_data(self._read(RESPONSES_PATH, f"replies page {page}", {"page": page}))
         try:
-            items = [InboundReply(str(item["from"]), str(item.get("body") or ""), str(item.get("received_at") or ""),
-                                  str(item.get("message_id") or "")) for item in data.get("items") or []]
+            items = [
+                InboundReply(
+                    str(item["from"]),
+                    str(item.get("body") or ""),
+                    str(item.get("received_at") or ""),
+                    str(item.get("message_id") or ""),
+                )
+                for item in data.get("items") or []
+            ]
         except (KeyError, TypeError):
             raise MalformedResponse("the replies were not in the documented shape") from None
         return Page(items, _has_next(data, page))
@@ -149,7 +156,9 @@ class CellcastClient:
     def _read(self, path: str, what: str, params: dict | None = None) -> httpx.Response:
         return self._call("GET", self._base + path, what, lambda: self._before_request("read"), "read", params=params)
 
-    def _call(self, method: str, url: str, what: str, before_request: Callable[[], None], kind: str, **kwargs) -> httpx.Response:
+    def _call(
+        self, method: str, url: str, what: str, before_request: Callable[[], None], kind: str, **kwargs
+    ) -> httpx.Response:
         connect_failures = 0
         rate_limited = 0
         while True:
@@ -244,13 +253,22 @@ def _interpret(response: httpx.Response) -> GatewayResult:
     if body.get("status") is False:
         raise GatewayRejected(_message_of(body), status=status)
     data = body.get("data")
-    if body.get("status") is not True or not isinstance(data, dict) or not isinstance(data.get("queueResponse", []), list):
+    if (
+        body.get("status") is not True
+        or not isinstance(data, dict)
+        or not isinstance(data.get("queueResponse", []), list)
+    ):
         raise MalformedResponse("the answer had no queue report", status=status)
     try:
         return GatewayResult(
-            queued=[QueuedContact(_national(item["Contact"]), str(item.get("MessageId", ""))) for item in data.get("queueResponse") or []],
+            queued=[
+                QueuedContact(_national(item["Contact"]), str(item.get("MessageId", "")))
+                for item in data.get("queueResponse") or []
+            ],
             invalid=[
-                InvalidContact(_echoed(item.get("Contact", "")), str(item.get("Error", "")), str(item.get("ErrorType", "")))
+                InvalidContact(
+                    _echoed(item.get("Contact", "")), str(item.get("Error", "")), str(item.get("ErrorType", ""))
+                )
                 for item in data.get("invalidContacts") or []
             ],
             unsubscribed=[_national(number) for number in data.get("unsubscribeContacts") or []],
@@ -295,8 +313,13 @@ def _read_v2(response: httpx.Response) -> object:
 def _delivery(item: object) -> DeliveryRecord | None:
     if not isinstance(item, dict) or not item.get("_id") or not item.get("receiver"):
         return None
-    return DeliveryRecord(str(item["_id"]), str(item.get("status") or "").lower(), str(item["receiver"]),
-                          str(item.get("message") or ""), str(item.get("createdAt") or ""))
+    return DeliveryRecord(
+        str(item["_id"]),
+        str(item.get("status") or "").lower(),
+        str(item["receiver"]),
+        str(item.get("message") or ""),
+        str(item.get("createdAt") or ""),
+    )
 
 
 def _has_next(data: dict, page: int) -> bool:

@@ -19,30 +19,59 @@ from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppres
 
 def add_commands(commands) -> None:
     """The operator's sub-commands, on the parser ``mms-bot`` builds."""
-    allow = commands.add_parser("allow", help="let a Slack member send", description="Let a Slack member (U…) send MMS.")
+    allow = commands.add_parser(
+        "allow", help="let a Slack member send", description="Let a Slack member (U…) send MMS."
+    )
     allow.add_argument("user_id", help="their member id, e.g. U01ABCDEF (profile → ⋮ → Copy member ID)")
-    revoke = commands.add_parser("revoke", help="stop a Slack member sending", description="Stop a Slack member sending MMS.")
+    revoke = commands.add_parser(
+        "revoke", help="stop a Slack member sending", description="Stop a Slack member sending MMS."
+    )
     revoke.add_argument("user_id")
-    commands.add_parser("admins", help="who administers (MMS_ADMINS) and who may send", description="List the admins and the allowlist.")
-    suppress = commands.add_parser("suppress", help="never send to a number again", description="Put a number on the suppression list.")
+    commands.add_parser(
+        "admins", help="who administers (MMS_ADMINS) and who may send", description="List the admins and the allowlist."
+    )
+    suppress = commands.add_parser(
+        "suppress", help="never send to a number again", description="Put a number on the suppression list."
+    )
     suppress.add_argument("number")
     suppress.add_argument("--reason", default="", help="why (kept in the audit)")
-    unsuppress = commands.add_parser("unsuppress", help="take a number off the suppression list",
-                                     description="Take a number off the suppression list; a number that opted out "
-                                                 "needs --reason saying how they opted back in.")
+    unsuppress = commands.add_parser(
+        "unsuppress",
+        help="take a number off the suppression list",
+        description="Take a number off the suppression list; a number that opted out "
+        "needs --reason saying how they opted back in.",
+    )
     unsuppress.add_argument("number")
     unsuppress.add_argument("--reason", default="", help="why (required when the number opted out)")
-    suppressed = commands.add_parser("suppressed", help="the suppression list", description="How many numbers are suppressed, the latest ones, or all as CSV.")
+    suppressed = commands.add_parser(
+        "suppressed",
+        help="the suppression list",
+        description="How many numbers are suppressed, the latest ones, or all as CSV.",
+    )
     suppressed.add_argument("--csv", action="store_true", help="every entry as CSV on standard output")
-    export = commands.add_parser("export", help="a send's results CSV on standard output", description="Every entry of one send and what happened to it, as CSV.")
+    export = commands.add_parser(
+        "export",
+        help="a send's results CSV on standard output",
+        description="Every entry of one send and what happened to it, as CSV.",
+    )
     export.add_argument("send_id", type=int)
-    backup = commands.add_parser("backup", help="an online backup of the SQLite database", description="SQLite's online backup, safe while the bot runs.")
+    backup = commands.add_parser(
+        "backup",
+        help="an online backup of the SQLite database",
+        description="SQLite's online backup, safe while the bot runs.",
+    )
     backup.add_argument("path", help="the backup file to write (must not exist)")
-    commands.add_parser("preview", help="links that show the form, a review, a result and the App Home",
-                        description="Block Kit Builder links for the form, a review, the channel message, the thread "
-                                    "summary and the App Home, made from sample data by the bot's own code.")
-    commands.add_parser("check", help="check the settings, Slack, the database and Cellcast; sends nothing",
-                        description="Each setting and service on a line with ✓, or ✗ and what to do. Exit status 1 if any fails.")
+    commands.add_parser(
+        "preview",
+        help="links that show the form, a review, a result and the App Home",
+        description="Block Kit Builder links for the form, a review, the channel message, the thread "
+        "summary and the App Home, made from sample data by the bot's own code.",
+    )
+    commands.add_parser(
+        "check",
+        help="check the settings, Slack, the database and Cellcast; sends nothing",
+        description="Each setting and service on a line with ✓, or ✗ and what to do. Exit status 1 if any fails.",
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -81,7 +110,7 @@ def _number(raw: str) -> str:
     try:
         return normalise(raw)
     except InvalidNumber as exc:
-        raise SystemExit(fail(f"{raw!r} is not an Australian mobile number ({exc})"))
+        raise SystemExit(fail(f"{raw!r} is not an Australian mobile number ({exc})")) from None
 
 
 def allow(store, args) -> int:
@@ -132,7 +161,10 @@ def suppressed(store, args) -> int:
         return 0
     print(f"{store.suppression_count():,} numbers are suppressed. The latest:")
     for entry in store.latest_suppressions(10):
-        print(f"  0{entry['number']}  {entry['source']}{': ' + entry['reason'] if entry['reason'] else ''}  ({entry['added_at'][:10]})")
+        print(
+            f"  0{entry['number']}  {entry['source']}{': ' + entry['reason'] if entry['reason'] else ''}  "
+            f"({entry['added_at'][:10]})"
+        )
     return 0
 
 
@@ -177,7 +209,10 @@ def check() -> int:
     except ConfigError as exc:
         line(False, f"settings: {exc}")
         return 1
-    line(True, f"settings: {'Socket Mode' if settings.socket_mode else 'HTTP mode'}{', dry run' if settings.dry_run else ''}")
+    line(
+        True,
+        f"settings: {'Socket Mode' if settings.socket_mode else 'HTTP mode'}{', dry run' if settings.dry_run else ''}",
+    )
     try:
         who = check_slack(settings, attempts=1)
         line(True, f"Slack: signed in as {who.get('user')} in {who.get('team')}")
@@ -203,5 +238,13 @@ def check() -> int:
     return 1 if failed else 0
 
 
-COMMANDS = {"allow": allow, "revoke": revoke, "admins": admins, "suppress": suppress, "unsuppress": unsuppress,
-            "suppressed": suppressed, "export": export, "backup": backup}
+COMMANDS = {
+    "allow": allow,
+    "revoke": revoke,
+    "admins": admins,
+    "suppress": suppress,
+    "unsuppress": unsuppress,
+    "suppressed": suppressed,
+    "export": export,
+    "backup": backup,
+}

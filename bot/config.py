@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -51,18 +51,32 @@ class Settings:
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.cellcast_api_key,
-                            self.webhook_secret, urlsplit(self.database_url).password) if s]
+        return [
+            s
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.cellcast_api_key,
+                self.webhook_secret,
+                urlsplit(self.database_url).password,
+            )
+            if s
+        ]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
         def get(name: str, default: str | None = None) -> str | None:
             value = _unquoted((env.get(name) or "").strip())
             return value or default
 
         app_token = get("SLACK_APP_TOKEN")
         dry_run = flag("MMS_DRY_RUN", get("MMS_DRY_RUN", "false"))
-        required = ["SLACK_BOT_TOKEN"] + ([] if dry_run else ["CELLCAST_API_KEY"]) + ([] if app_token else ["SLACK_SIGNING_SECRET"])
+        required = (
+            ["SLACK_BOT_TOKEN"]
+            + ([] if dry_run else ["CELLCAST_API_KEY"])
+            + ([] if app_token else ["SLACK_SIGNING_SECRET"])
+        )
         missing = [name for name in required if not get(name)]
         if missing:
             hints = []
@@ -70,8 +84,11 @@ class Settings:
                 hints.append("Socket Mode (SLACK_APP_TOKEN=xapp-…) needs no SLACK_SIGNING_SECRET")
             if "CELLCAST_API_KEY" in missing:
                 hints.append("a dry run (MMS_DRY_RUN=true) needs no CELLCAST_API_KEY")
-            raise ConfigError(f"missing required settings: {', '.join(missing)}" + (f"; {'; '.join(hints)}" if hints else "")
-                              + " (see README, Settings)")
+            raise ConfigError(
+                f"missing required settings: {', '.join(missing)}"
+                + (f"; {'; '.join(hints)}" if hints else "")
+                + " (see README, Settings)"
+            )
         _check_tokens(get("SLACK_BOT_TOKEN"), app_token)
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -82,8 +99,10 @@ class Settings:
         admins = [u.strip() for u in (get("MMS_ADMINS", "") or "").split(",") if u.strip()]
         wrong = [u for u in admins if not _MEMBER_ID.fullmatch(u)]
         if wrong:
-            raise ConfigError(f"MMS_ADMINS: {wrong[0]!r} is not a Slack member id (like U01ABCDEF); in Slack, open the "
-                              "person's profile → ⋮ → Copy member ID")
+            raise ConfigError(
+                f"MMS_ADMINS: {wrong[0]!r} is not a Slack member id (like U01ABCDEF); in Slack, open the "
+                "person's profile → ⋮ → Copy member ID"
+            )
 
         def number(name: str, default: str, kind, low: float, high: float):
             raw = get(name, default)
@@ -124,7 +143,9 @@ class Settings:
             sync_seconds=number("CELLCAST_SYNC_SECONDS", "300", float, 1, 86400),
             webhook_secret=webhook_secret(get("CELLCAST_WEBHOOK_SECRET")),
             # Set but empty turns the footer off (senders exempt under the Spam Act); unset means the default.
-            optout_text=_unquoted(env["MMS_OPTOUT_TEXT"].strip()) if "MMS_OPTOUT_TEXT" in env else "Reply STOP to opt out",
+            optout_text=_unquoted(env["MMS_OPTOUT_TEXT"].strip())
+            if "MMS_OPTOUT_TEXT" in env
+            else "Reply STOP to opt out",
             replies_channel=get("MMS_REPLIES_CHANNEL"),
             delivery_hours=number("MMS_DELIVERY_HOURS", "72", float, 0.0001, 24 * 30),
         )
@@ -143,20 +164,29 @@ def _unquoted(value: str) -> str:
 
 def _check_tokens(bot_token: str, app_token: str | None) -> None:
     if bot_token.startswith("xapp-"):
-        raise ConfigError("SLACK_BOT_TOKEN holds an app-level token (xapp-…): it belongs in SLACK_APP_TOKEN; "
-                          "SLACK_BOT_TOKEN takes the Bot User OAuth Token (xoxb-…)")
+        raise ConfigError(
+            "SLACK_BOT_TOKEN holds an app-level token (xapp-…): it belongs in SLACK_APP_TOKEN; "
+            "SLACK_BOT_TOKEN takes the Bot User OAuth Token (xoxb-…)"
+        )
     if not bot_token.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be the Bot User OAuth Token, starting xoxb- (OAuth & Permissions in the app's settings)")
+        raise ConfigError(
+            "SLACK_BOT_TOKEN must be the Bot User OAuth Token, starting xoxb- (OAuth & Permissions in the app's "
+            "settings)"
+        )
     if app_token is not None and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting xapp- (Basic Information → App-Level Tokens, "
-                          "scope connections:write); leave it unset for HTTP mode")
+        raise ConfigError(
+            "SLACK_APP_TOKEN must be an app-level token starting xapp- (Basic Information → App-Level Tokens, "
+            "scope connections:write); leave it unset for HTTP mode"
+        )
 
 
 def database_url(url: str | None, path: str) -> str:
     if url is None:
         return f"sqlite:///{path}"
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-        raise ConfigError("DATABASE_URL must be sqlite:///path/to/file.db or postgresql://user:password@host:5432/database")
+        raise ConfigError(
+            "DATABASE_URL must be sqlite:///path/to/file.db or postgresql://user:password@host:5432/database"
+        )
     return url
 
 
@@ -165,7 +195,9 @@ def webhook_secret(value: str | None) -> str | None:
     if value is None:
         return None
     if len(value) < 16 or not all(ch.isalnum() or ch in "-_" for ch in value):
-        raise ConfigError("CELLCAST_WEBHOOK_SECRET must be at least 16 letters, digits, - or _ (it is part of the webhook's URL)")
+        raise ConfigError(
+            "CELLCAST_WEBHOOK_SECRET must be at least 16 letters, digits, - or _ (it is part of the webhook's URL)"
+        )
     return value
 
 

@@ -10,15 +10,27 @@ class Metrics:
     def __init__(self, store) -> None:
         self.registry = CollectorRegistry()
         self.gateway_seconds = Histogram(
-            "mms_gateway_call_seconds", "Cellcast calls: time to the answer, by call kind (send or read)", ["kind"],
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=self.registry)
+            "mms_gateway_call_seconds",
+            "Cellcast calls: time to the answer, by call kind (send or read)",
+            ["kind"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=self.registry,
+        )
         self.gateway_errors = Counter(
-            "mms_gateway_errors_total", "Cellcast calls that did not succeed, by kind of error", ["kind"], registry=self.registry)
+            "mms_gateway_errors_total",
+            "Cellcast calls that did not succeed, by kind of error",
+            ["kind"],
+            registry=self.registry,
+        )
         self.slack_errors = Counter(
-            "mms_slack_api_errors_total", "Slack Web API calls refused or failed, by method and error", ["method", "error"],
-            registry=self.registry)
+            "mms_slack_api_errors_total",
+            "Slack Web API calls refused or failed, by method and error",
+            ["method", "error"],
+            registry=self.registry,
+        )
         self.reports_delivered = Counter(
-            "mms_reports_delivered_total", "Reports Slack accepted, by kind", ["kind"], registry=self.registry)
+            "mms_reports_delivered_total", "Reports Slack accepted, by kind", ["kind"], registry=self.registry
+        )
         self.registry.register(_StoreCollector(store))
 
     def render(self) -> tuple[bytes, str]:
@@ -43,5 +55,9 @@ class _StoreCollector:
             for value, n in values.items():
                 family.add_metric([value], n)
             yield family
-        yield GaugeMetricFamily("mms_reports_due", "Reports waiting for Slack to accept them", value=self._store.reports_due())
-        yield GaugeMetricFamily("mms_suppressed_numbers", "Numbers on the suppression list", value=self._store.suppression_count())
+        yield GaugeMetricFamily(
+            "mms_reports_due", "Reports waiting for Slack to accept them", value=self._store.reports_due()
+        )
+        yield GaugeMetricFamily(
+            "mms_suppressed_numbers", "Numbers on the suppression list", value=self._store.suppression_count()
+        )

@@ -36,24 +36,54 @@ def samples() -> dict[str, dict]:
 
     numbers = [f"4{i:08d}" for i in range(12_000_000, 12_001_234)]
     review = Review(
-        message="Our spring sale starts Saturday: 20% off everything in store.\nReply STOP to opt out", sender="Acme",
-        gif_url=None, media=None, numbers=numbers, typed=0, from_file=len(numbers),
+        message="Our spring sale starts Saturday: 20% off everything in store.\nReply STOP to opt out",
+        sender="Acme",
+        gif_url=None,
+        media=None,
+        numbers=numbers,
+        typed=0,
+        from_file=len(numbers),
         file_source=FileSource("customers.csv", "CSV", 1_240, 2, "Mobile"),
-        rejected=[Rejected("0412 34", "too short for a mobile number", "row 17"), Rejected("02 9999 0000", "a landline, not a mobile", "row 88")],
-        duplicates=3, suppressed=[("412000099", "replied “STOP”")], balance=Balance(5_000.0), credits_per_mms=1.0,
+        rejected=[
+            Rejected("0412 34", "too short for a mobile number", "row 17"),
+            Rejected("02 9999 0000", "a landline, not a mobile", "row 88"),
+        ],
+        duplicates=3,
+        suppressed=[("412000099", "replied “STOP”")],
+        balance=Balance(5_000.0),
+        credits_per_mms=1.0,
     )
     with tempfile.TemporaryDirectory() as folder:
         store = Store(str(Path(folder) / "preview.db"))
-        send_id = store.create_send({"view_id": "preview", "user_id": SAMPLE_ADMIN, "channel_id": "C0PREVIEW", "message": review.message,
-                                     "sender": "Acme"}, None, [numbers[:1000], numbers[1000:]],
-                                    [o.NumberOutcome("0412 34 (row 17)", o.INVALID, "too short for a mobile number")])
+        send_id = store.create_send(
+            {
+                "view_id": "preview",
+                "user_id": SAMPLE_ADMIN,
+                "channel_id": "C0PREVIEW",
+                "message": review.message,
+                "sender": "Acme",
+            },
+            None,
+            [numbers[:1000], numbers[1000:]],
+            [o.NumberOutcome("0412 34 (row 17)", o.INVALID, "too short for a mobile number")],
+        )
         for _ in range(2):
             batch = store.claim_next_batch("preview", 60)
-            store.finish_batch(batch.id, "queued", o.all_of(batch.contacts, o.QUEUED, "") if batch.seq == 0
-                               else o.all_of(batch.contacts, o.UNKNOWN, "No answer from the gateway — outcome unknown."), owner="preview")
+            store.finish_batch(
+                batch.id,
+                "queued",
+                o.all_of(batch.contacts, o.QUEUED, "")
+                if batch.seq == 0
+                else o.all_of(batch.contacts, o.UNKNOWN, "No answer from the gateway — outcome unknown."),
+                owner="preview",
+            )
         summary = summarise(store, send_id)
-        services = SimpleNamespace(store=store, permissions=Permissions(store, frozenset({SAMPLE_ADMIN})), gateway=DryRunGateway(),
-                                   settings=SimpleNamespace(dry_run=True))
+        services = SimpleNamespace(
+            store=store,
+            permissions=Permissions(store, frozenset({SAMPLE_ADMIN})),
+            gateway=DryRunGateway(),
+            settings=SimpleNamespace(dry_run=True),
+        )
         home = home_view(services, SAMPLE_ADMIN)
         store.close()
     _, channel_blocks = channel_message(summary)

@@ -48,7 +48,7 @@ def wsgi_app(
             body, content_type = metrics()
             return _answer(start_response, "200 OK", body, content_type)
         if path.startswith(WEBHOOK_PREFIX) and webhook is not None and webhook_secret:
-            return _webhook(environ, start_response, path[len(WEBHOOK_PREFIX):], webhook, webhook_secret)
+            return _webhook(environ, start_response, path[len(WEBHOOK_PREFIX) :], webhook, webhook_secret)
         if path == EVENTS_PATH and slack is not None:
             return _slack(environ, start_response, slack)
         return _answer(start_response, "404 Not Found", b"not found\n")
@@ -94,5 +94,12 @@ def create_server(application, host: str, port: int):
     """Bound now (so that a port in use is found before anything starts); ``run()`` serves."""
     from waitress.server import create_server as waitress_server
 
-    return waitress_server(application, host=host, port=port, threads=16, ident="mms-bot",
-                           clear_untrusted_proxy_headers=True, max_request_body_size=MAX_BODY_BYTES)
+    return waitress_server(
+        application,
+        host=host,
+        port=port,
+        threads=16,
+        ident="mms-bot",
+        clear_untrusted_proxy_headers=True,
+        max_request_body_size=MAX_BODY_BYTES,
+    )

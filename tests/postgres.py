@@ -8,6 +8,7 @@ test gets a database of its own (``fresh_database``).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -24,8 +25,10 @@ def _bin_dir() -> str | None:
     found = shutil.which("initdb")
     if found:
         return os.path.dirname(found)
-    candidates = sorted((d for pattern in BIN_GLOBS for d in glob.glob(pattern) if os.path.exists(os.path.join(d, "initdb"))),
-                        reverse=True)
+    candidates = sorted(
+        (d for pattern in BIN_GLOBS for d in glob.glob(pattern) if os.path.exists(os.path.join(d, "initdb"))),
+        reverse=True,
+    )
     return candidates[0] if candidates else None
 
 
@@ -43,13 +46,15 @@ class Cluster:
         self._bin: str | None = None
         self._as: list[str] = []
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         if os.environ.get("MMS_TEST_DATABASE_URL"):
             self.url = os.environ["MMS_TEST_DATABASE_URL"]
             return self
         self._bin = _bin_dir()
         if self._bin is None:
-            self.skipped = "no PostgreSQL found (no initdb on PATH or under /usr/lib/postgresql); set MMS_TEST_DATABASE_URL"
+            self.skipped = (
+                "no PostgreSQL found (no initdb on PATH or under /usr/lib/postgresql); set MMS_TEST_DATABASE_URL"
+            )
             return self
         self._dir = tempfile.mkdtemp(prefix="mms-bot-pg-")
         if os.geteuid() == 0:
@@ -58,10 +63,15 @@ class Cluster:
         data, port = os.path.join(self._dir, "data"), _free_port()
         try:
             self._run("initdb", "-D", data, "-U", "mms", "--auth=trust", "-E", "UTF8", "--no-instructions")
-            options = f"-c listen_addresses=127.0.0.1 -p {port} -k {self._dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {port} -k {self._dir} -c fsync=off -c synchronous_commit=off "
+                "-c full_page_writes=off -c max_connections=300"
+            )
             self._run("pg_ctl", "-D", data, "-l", os.path.join(self._dir, "log"), "-o", options, "-w", "start")
         except subprocess.CalledProcessError as exc:
-            self.skipped = f"could not start a throwaway PostgreSQL: {exc.stderr.decode(errors='replace').strip()[:300]}"
+            self.skipped = (
+                f"could not start a throwaway PostgreSQL: {exc.stderr.decode(errors='replace').strip()[:300]}"
+            )
             return self
         self.url = f"postgresql://mms@127.0.0.1:{port}/postgres"
         return self
@@ -74,10 +84,8 @@ class Cluster:
             return
         data = os.path.join(self._dir, "data")
         if os.path.exists(os.path.join(data, "postmaster.pid")):
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):  # stopped already; the directory goes either way
                 self._run("pg_ctl", "-D", data, "-m", "immediate", "stop")
-            except subprocess.CalledProcessError:
-                pass  # stopped already; the directory goes either way
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def fresh_database(self) -> str:

@@ -19,9 +19,13 @@ def imported_modules(path: Path) -> set[str]:
 
 def test_domain_imports_neither_slack_nor_httpx_nor_the_store_nor_a_database_driver():
     for path in (BOT / "sending").glob("*.py"):
-        bad = {m for m in imported_modules(path)
-               if m.split(".")[0] in ("slack_bolt", "slack_sdk", "httpx", "sqlite3", "sqlite_utils", "psycopg", "psycopg_pool")
-               or m.startswith(("bot.slack", "bot.store"))}
+        bad = {
+            m
+            for m in imported_modules(path)
+            if m.split(".")[0]
+            in ("slack_bolt", "slack_sdk", "httpx", "sqlite3", "sqlite_utils", "psycopg", "psycopg_pool")
+            or m.startswith(("bot.slack", "bot.store"))
+        }
         assert not bad, f"{path.name} imports {bad}"
 
 
@@ -31,5 +35,9 @@ def test_no_store_module_is_over_300_lines():
 
 
 def test_gateway_client_knows_nothing_of_slack_or_the_store():
-    bad = {m for m in imported_modules(BOT / "cellcast.py") if m.startswith(("slack", "bot.slack", "bot.store", "bot.sending.dispatch"))}
+    bad = {
+        m
+        for m in imported_modules(BOT / "cellcast.py")
+        if m.startswith(("slack", "bot.slack", "bot.store", "bot.sending.dispatch"))
+    }
     assert not bad

@@ -23,14 +23,22 @@ def send(client, contacts=("+61400000002",), **kwargs):
 
 
 def test_request_is_documented_multipart_with_bearer_key(cellcast):
-    send(client_for(cellcast), contacts=["+61400000002", "+61400000003"], sender="ACME", gif_url="https://x.test/a.gif",
-         media=MediaFile("pic.png", PNG, "image/png"))
+    send(
+        client_for(cellcast),
+        contacts=["+61400000002", "+61400000003"],
+        sender="ACME",
+        gif_url="https://x.test/a.gif",
+        media=MediaFile("pic.png", PNG, "image/png"),
+    )
     (call,) = cellcast.calls
     assert call.authorization == "Bearer key-SECRET-123"
     assert call.content_type.startswith("multipart/form-data")
     assert call.fields == {
-        "message": "Hello\r\nthere", "contacts": '["+61400000002", "+61400000003"]', "countryCode": "61",
-        "sender": "ACME", "gif": "https://x.test/a.gif",
+        "message": "Hello\r\nthere",
+        "contacts": '["+61400000002", "+61400000003"]',
+        "countryCode": "61",
+        "sender": "ACME",
+        "gif": "https://x.test/a.gif",
     }
     assert call.media == ("pic.png", PNG, "image/png")
 

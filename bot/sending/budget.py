@@ -35,7 +35,7 @@ class Gate:
         self._turns = threading.BoundedSemaphore(turns)
 
     @contextmanager
-    def turn(self, budget: "Budget") -> Iterator[None]:
+    def turn(self, budget: Budget) -> Iterator[None]:
         while not self._turns.acquire(timeout=0.1):
             budget.check()  # waiting counts against the budget, and a stop ends the wait
         try:
@@ -45,8 +45,14 @@ class Gate:
 
 
 class Budget:
-    def __init__(self, seconds: float = math.inf, *, gate: Gate | None = None, stopping: threading.Event | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        seconds: float = math.inf,
+        *,
+        gate: Gate | None = None,
+        stopping: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.seconds = seconds
         self._deadline = clock() + seconds
         self._gate = gate

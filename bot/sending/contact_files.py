@@ -25,7 +25,21 @@ _MOBILE_WORDS = {"mobile", "mobiles", "mob", "msisdn", "cell", "cellphone", "mob
 _PHONE_WORDS = {"phone", "phones", "telephone", "tel", "ph"}
 _WEAK_WORDS = {"number", "numbers", "no", "contact", "contacts"}
 # Words that say a column is about something else, even beside a phone word ("Contact name").
-_OTHER_WORDS = {"name", "email", "mail", "id", "type", "date", "address", "code", "ext", "extension", "country", "owner", "status"}
+_OTHER_WORDS = {
+    "name",
+    "email",
+    "mail",
+    "id",
+    "type",
+    "date",
+    "address",
+    "code",
+    "ext",
+    "extension",
+    "country",
+    "owner",
+    "status",
+}
 _SAMPLE_ROWS = 1000
 _CHECK_EVERY = 2000  # rows between two looks at the time budget
 
@@ -77,9 +91,14 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def parse_contacts_file(filename: str, data: bytes, limits: FileLimits, budget: Budget = UNLIMITED) -> tuple[ContactList, FileSource]:
+def parse_contacts_file(
+    filename: str, data: bytes, limits: FileLimits, budget: Budget = UNLIMITED
+) -> tuple[ContactList, FileSource]:
     if len(data) > limits.max_bytes:
-        raise ContactsFileError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB. Split it into smaller files.")
+        raise ContactsFileError(
+            f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB. Split it into "
+            "smaller files."
+        )
     if not data.strip():
         raise ContactsFileError("The file is empty.")
     _refuse_other_formats(data)
@@ -89,14 +108,18 @@ def parse_contacts_file(filename: str, data: bytes, limits: FileLimits, budget: 
     kind = "TXT" if filename.lower().endswith(".txt") else "CSV"
     first_lines = text[:65536].splitlines()[:50]
     delimiter = _delimiter(first_lines)
-    headed = any(line.strip() for line in first_lines) and _is_header([next(line for line in first_lines if line.strip())])
+    headed = any(line.strip() for line in first_lines) and _is_header(
+        [next(line for line in first_lines if line.strip())]
+    )
     if delimiter is None or (kind == "TXT" and not headed):
         # One entry per line; a line may still hold several numbers separated by spaces.
         return _parse_rows(filename, kind, ([line.rstrip("\r\n")] for line in _lines(text)), limits, budget)
     try:
         return _parse_rows(filename, kind, csv.reader(_lines(text), delimiter=delimiter), limits, budget)
     except csv.Error as exc:  # a cell over the reader's 131,072 characters, a NUL in the text, …
-        raise ContactsFileError(f"The file could not be read as {kind} ({exc}): it does not look like a list of numbers.") from None
+        raise ContactsFileError(
+            f"The file could not be read as {kind} ({exc}): it does not look like a list of numbers."
+        ) from None
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -112,8 +135,16 @@ def _lines(text: str) -> Iterator[str]:
 
 def _refuse_other_formats(data: bytes) -> None:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ContactsFileError("This is an old Excel .xls file. Save it as .xlsx or CSV (File → Save As) and attach that.")
-    known = {b"%PDF": "a PDF", b"\x89PNG": "an image", b"\xff\xd8\xff": "an image", b"GIF8": "an image", b"\x1f\x8b": "a compressed file"}
+        raise ContactsFileError(
+            "This is an old Excel .xls file. Save it as .xlsx or CSV (File → Save As) and attach that."
+        )
+    known = {
+        b"%PDF": "a PDF",
+        b"\x89PNG": "an image",
+        b"\xff\xd8\xff": "an image",
+        b"GIF8": "an image",
+        b"\x1f\x8b": "a compressed file",
+    }
     for magic, what in known.items():
         if data.startswith(magic):
             raise ContactsFileError(f"This file is {what}, not a list of numbers. Attach a CSV, TXT or .xlsx file.")
@@ -158,17 +189,25 @@ def check_workbook_parts(data: bytes) -> None:
     try:
         parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise ContactsFileError("The Excel file could not be read; it may be damaged. Save it again as .xlsx or CSV.") from exc
+        raise ContactsFileError(
+            "The Excel file could not be read; it may be damaged. Save it again as .xlsx or CSV."
+        ) from exc
     total = 0
     for part in parts:
         total += part.file_size
         cap = XLSX_MAX_SHARED_STRINGS if part.filename.lower().endswith("sharedstrings.xml") else XLSX_MAX_PART
         packed_ratio = part.file_size / max(part.compress_size, 1)
-        if part.file_size > cap or total > XLSX_MAX_TOTAL or (part.file_size > 1_000_000 and packed_ratio > XLSX_MAX_RATIO):
+        if (
+            part.file_size > cap
+            or total > XLSX_MAX_TOTAL
+            or (part.file_size > 1_000_000 and packed_ratio > XLSX_MAX_RATIO)
+        ):
             raise ContactsFileError(
-                f"This workbook unpacks to more than the bot reads ({part.filename} alone is {part.file_size / 1e6:,.0f} MB"
+                f"This workbook unpacks to more than the bot reads ({part.filename} alone is "
+                f"{part.file_size / 1e6:,.0f} MB"
                 f"{f', packed {packed_ratio:,.0f} times' if packed_ratio > XLSX_MAX_RATIO else ''}). "
-                "Save the sheet with the numbers as CSV (File → Save As) and attach that.")
+                "Save the sheet with the numbers as CSV (File → Save As) and attach that."
+            )
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
@@ -179,7 +218,9 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign zip
-        raise ContactsFileError("The Excel file could not be read; it may be damaged. Save it again as .xlsx or CSV.") from exc
+        raise ContactsFileError(
+            "The Excel file could not be read; it may be damaged. Save it again as .xlsx or CSV."
+        ) from exc
     try:
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # rows and columns as they are, not as the header claims
@@ -206,8 +247,9 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _parse_rows(filename: str, kind: str, rows: Iterable[list[str]], limits: FileLimits,
-                budget: Budget = UNLIMITED) -> tuple[ContactList, FileSource]:
+def _parse_rows(
+    filename: str, kind: str, rows: Iterable[list[str]], limits: FileLimits, budget: Budget = UNLIMITED
+) -> tuple[ContactList, FileSource]:
     numbered = enumerate(rows, start=1)  # row numbers as the spreadsheet shows them
     head: list[tuple[int, list[str]]] = []
     for number, row in numbered:
@@ -235,7 +277,10 @@ def _parse_rows(filename: str, kind: str, rows: Iterable[list[str]], limits: Fil
             continue
         count += 1
         if count > limits.max_rows:
-            raise ContactsFileError(f"The file has more than {limits.max_rows:,} rows; the limit is {limits.max_rows:,}. Split it into smaller files.")
+            raise ContactsFileError(
+                f"The file has more than {limits.max_rows:,} rows; the limit is {limits.max_rows:,}. Split it into "
+                "smaller files."
+            )
         if single:  # free text: "0400 000 001", "0400000001 0400000002", "0400000001, 0400000002"
             for piece in ENTRY_SEPARATORS.split(cell):
                 collector.chunk(piece, f"row {number}")
@@ -305,7 +350,8 @@ def _choose_column(header: list[str] | None, sample: list[list[str]]) -> int:
         return candidates[0]
     if not candidates:
         raise ContactsFileError(
-            "No column of Australian mobile numbers was found. Put the numbers in a column with a header such as “Mobile”."
+            "No column of Australian mobile numbers was found. Put the numbers in a column with a header such as "
+            "“Mobile”."
         )
     raise ContactsFileError(
         "Several columns hold numbers that look like mobiles ("

@@ -48,7 +48,7 @@ class ContactList:
     rejected: list[Rejected] = field(default_factory=list)
     duplicates: int = 0
 
-    def merge(self, other: "ContactList") -> "ContactList":
+    def merge(self, other: ContactList) -> ContactList:
         """Combine two inputs (text box and file) de-duplicating across them."""
         merged = ContactList(list(self.numbers), self.rejected + other.rejected, self.duplicates + other.duplicates)
         seen = set(merged.numbers)

@@ -16,8 +16,10 @@ def tally(delivered: int, undelivered: int, queued: int, hours: float) -> str:
     """The thread's last word on a send's delivery."""
     pending = max(0, queued - delivered - undelivered)
     if delivered == undelivered == 0:
-        return (f":mailbox_with_no_mail: *Delivery not reported.* Cellcast sent no delivery report for this send within "
-                f"{hours:g} hours; “queued” is as far as the bot knows.")
+        return (
+            f":mailbox_with_no_mail: *Delivery not reported.* Cellcast sent no delivery report for this send within "
+            f"{hours:g} hours; “queued” is as far as the bot knows."
+        )
     parts = [f"{delivered:,} delivered", f"{undelivered:,} not delivered"]
     if pending:
         parts.append(f"{pending:,} with no final report after {hours:g} hours")

@@ -4,8 +4,8 @@ A send and all its batches are written to the store (state ``pending``) before a
 Workers reserve a rate slot, then claim the next batch in turn (round-robin across open sends) with
 this process's id and a lease, and send it, starting the slot as the request leaves. The lease is
 renewed while the process lives; a batch whose owner died becomes ``unknown`` once the lease runs
-out (the request may have left), and is never resent without a person asking. What Slack must be told becomes due in the store as batches
-finish; sending never waits for Slack.
+out (the request may have left), and is never resent without a person asking. What Slack must be told
+becomes due in the store as batches finish; sending never waits for Slack.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from bot.sending import outcomes as o
 from bot.sending.contacts import e164
 from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile, NotSent
 from bot.sending.optouts import SOURCE_UNSUBSCRIBED
-from bot.sending.request import SendRequest
-from bot.sending.throttle import SEND, RateLimiter, Slot
 from bot.sending.ports import SendStore
 from bot.sending.records import EXPIRED, FAILED, PENDING, QUEUED, UNKNOWN, ClaimedBatch, SendRecord
+from bot.sending.request import SendRequest
+from bot.sending.throttle import SEND, RateLimiter, Slot
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,11 @@ class Dispatcher:
         for batch in abandoned:
             outcomes = o.all_of(batch.contacts, o.UNKNOWN, INTERRUPTED)
             if self._settle(batch, UNKNOWN, outcomes, kind="interrupted", message=INTERRUPTED, attempts=3):
-                log.warning("batch %d of send %d was still on the wire at shutdown: outcome unknown", batch.seq + 1, batch.send_id)
+                log.warning(
+                    "batch %d of send %d was still on the wire at shutdown: outcome unknown",
+                    batch.seq + 1,
+                    batch.send_id,
+                )
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -113,19 +117,36 @@ class Dispatcher:
         """Write the send, its batches and its already-settled entries; None if recorded before."""
         media = request.media
         send = {
-            "view_id": request.key, "user_id": request.user_id, "channel_id": request.channel_id,
-            "message": request.message, "sender": request.sender, "gif_url": request.gif_url,
-            "media_name": media.filename if media else None, "media_type": media.content_type if media else None,
-            "media_digest": hashlib.sha256(media.content).hexdigest() if media else None, "media_note": request.media_note,
-            "duplicates": request.duplicates, "dry_run": int(request.dry_run),
+            "view_id": request.key,
+            "user_id": request.user_id,
+            "channel_id": request.channel_id,
+            "message": request.message,
+            "sender": request.sender,
+            "gif_url": request.gif_url,
+            "media_name": media.filename if media else None,
+            "media_type": media.content_type if media else None,
+            "media_digest": hashlib.sha256(media.content).hexdigest() if media else None,
+            "media_note": request.media_note,
+            "duplicates": request.duplicates,
+            "dry_run": int(request.dry_run),
         }
-        settled = [o.NumberOutcome(r.entry + (f" ({r.where})" if r.where else ""), o.INVALID, r.reason) for r in request.rejected]
+        settled = [
+            o.NumberOutcome(r.entry + (f" ({r.where})" if r.where else ""), o.INVALID, r.reason)
+            for r in request.rejected
+        ]
         settled += [o.NumberOutcome(number, o.SUPPRESSED, why) for number, why in request.suppressed]
-        send_id = self._store.create_send(send, media.content if media else None, split_batches(request.numbers, self._batch_size), settled)
+        send_id = self._store.create_send(
+            send, media.content if media else None, split_batches(request.numbers, self._batch_size), settled
+        )
         if send_id is None:
             log.warning("send %s was confirmed again; it was recorded before and is not sent twice", request.key)
             return None
-        log.info("send %d recorded: %d numbers in %d batches", send_id, len(request.numbers), -(-len(request.numbers) // self._batch_size))
+        log.info(
+            "send %d recorded: %d numbers in %d batches",
+            send_id,
+            len(request.numbers),
+            -(-len(request.numbers) // self._batch_size),
+        )
         self.wake()
         self._on_report_due()
         return send_id
@@ -141,15 +162,25 @@ class Dispatcher:
             return None
         media = self._store.get_media(send_id)
         send = {
-            "view_id": f"resend-of-{send_id}", "user_id": user_id, "channel_id": original.channel_id,
-            "message": original.message, "sender": original.sender, "gif_url": original.gif_url,
-            "media_name": original.media_name, "media_type": original.media_type,
-            "media_digest": hashlib.sha256(media).hexdigest() if media else None, "media_note": original.media_note,
-            "duplicates": 0, "resend_of": send_id, "dry_run": original.dry_run,
+            "view_id": f"resend-of-{send_id}",
+            "user_id": user_id,
+            "channel_id": original.channel_id,
+            "message": original.message,
+            "sender": original.sender,
+            "gif_url": original.gif_url,
+            "media_name": original.media_name,
+            "media_type": original.media_type,
+            "media_digest": hashlib.sha256(media).hexdigest() if media else None,
+            "media_note": original.media_note,
+            "duplicates": 0,
+            "resend_of": send_id,
+            "dry_run": original.dry_run,
         }
         new_id = self._store.create_send(send, media, split_batches(numbers, self._batch_size))
         if new_id is not None:
-            log.info("send %d: %d numbers of send %d sent again at %s's request", new_id, len(numbers), send_id, user_id)
+            log.info(
+                "send %d: %d numbers of send %d sent again at %s's request", new_id, len(numbers), send_id, user_id
+            )
             self.wake()
             self._on_report_due()
         return new_id
@@ -163,22 +194,34 @@ class Dispatcher:
         self._store.renew_leases(self.instance_id, self._lease, held)
         live = max(1, self._store.live_instances(self._lease))
         if live != self._live_processes:
-            log.info("%d bot process(es) share the Cellcast account and its %d calls a second", live, self._limiter.limit)
+            log.info(
+                "%d bot process(es) share the Cellcast account and its %d calls a second", live, self._limiter.limit
+            )
             self._live_processes = live
 
     def settle_abandoned(self) -> None:
         """Batches of a dead owner become unknown; pending batches of a send idle too long expire."""
         for batch in self._store.lapsed_batches():
             outcomes = o.all_of(batch.contacts, o.UNKNOWN, INTERRUPTED)
-            if self._store.finish_batch(batch.id, UNKNOWN, outcomes, owner=None, error_kind="interrupted", error_message=INTERRUPTED):
-                log.warning("batch %d of send %d: its owner stopped renewing its lease; outcome unknown", batch.seq + 1, batch.send_id)
+            if self._store.finish_batch(
+                batch.id, UNKNOWN, outcomes, owner=None, error_kind="interrupted", error_message=INTERRUPTED
+            ):
+                log.warning(
+                    "batch %d of send %d: its owner stopped renewing its lease; outcome unknown",
+                    batch.seq + 1,
+                    batch.send_id,
+                )
                 self._on_report_due()
         minutes = round(self._resume_within / 60)
-        reason = (f"Not sent: the bot was down for more than {minutes} minute{'s' if minutes != 1 else ''}, "
-                  "so it did not send this long after it was asked. Press Send again if it should still go out.")
+        reason = (
+            f"Not sent: the bot was down for more than {minutes} minute{'s' if minutes != 1 else ''}, "
+            "so it did not send this long after it was asked. Press Send again if it should still go out."
+        )
         for batch in self._store.stale_pending_batches(self._resume_within):
             outcomes = o.all_of(batch.contacts, o.EXPIRED, reason)
-            if self._store.finish_batch(batch.id, EXPIRED, outcomes, owner=None, error_kind="expired", error_message=reason, from_state=PENDING):
+            if self._store.finish_batch(
+                batch.id, EXPIRED, outcomes, owner=None, error_kind="expired", error_message=reason, from_state=PENDING
+            ):
                 log.warning("batch %d of send %d expired: not sent after a long stop", batch.seq + 1, batch.send_id)
                 self._on_report_due()
 
@@ -249,8 +292,12 @@ class Dispatcher:
 
         try:
             result = self._gateway.send_mms(
-                message=send.message, contacts=[e164(n) for n in numbers], sender=send.sender, media=media,
-                gif_url=send.gif_url, before_request=before_request,
+                message=send.message,
+                contacts=[e164(n) for n in numbers],
+                sender=send.sender,
+                media=media,
+                gif_url=send.gif_url,
+                before_request=before_request,
             )
         except ClaimLost as exc:
             log.warning("%s not sent: %s", where, exc)
@@ -265,7 +312,9 @@ class Dispatcher:
             log.warning("%s: %s (%s)", where, exc.kind, exc.outcome)
             state = UNKNOWN if exc.outcome == "unknown" else FAILED
             outcome = o.UNKNOWN if state == UNKNOWN else o.FAILED
-            self._finish(batch, state, before + o.all_of(numbers, outcome, exc.user_message), where, exc.kind, exc.user_message)
+            self._finish(
+                batch, state, before + o.all_of(numbers, outcome, exc.user_message), where, exc.kind, exc.user_message
+            )
             if isinstance(exc, ACCOUNT_LEVEL):
                 self._refuse_send(send.id, exc)
             return
@@ -281,22 +330,51 @@ class Dispatcher:
         outcomes = o.account(numbers, result, where=where)
         self._finish(batch, QUEUED, before + outcomes, where)
 
-    def _finish(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], where: str,
-                kind: str | None = None, message: str | None = None) -> None:
+    def _finish(
+        self,
+        batch: ClaimedBatch,
+        state: str,
+        outcomes: list[o.NumberOutcome],
+        where: str,
+        kind: str | None = None,
+        message: str | None = None,
+    ) -> None:
         if not self._settle(batch, state, outcomes, kind=kind, message=message) and state != UNKNOWN:
             # The gateway's answer came after another process had settled the batch as unknown (this one
             # was frozen past its lease with the request on the wire): the answer is the truth, kept.
             counts = o.tally(outcomes)
-            notice = (f":information_source: Batch {batch.seq + 1}'s answer from Cellcast came after it had been marked unknown: "
-                      + ", ".join(f"{n:,} {outcome}" for outcome, n in counts.items()) + ". The CSV below has every number.")
-            if self._store.correct_batch(batch.id, state, outcomes, error_kind=kind, error_message=message, notice=notice):
-                log.warning("%s: its answer (%s) came after it was settled as unknown elsewhere; the answer is recorded", where, counts)
+            notice = (
+                f":information_source: Batch {batch.seq + 1}'s answer from Cellcast came after it had been marked "
+                "unknown: "
+                + ", ".join(f"{n:,} {outcome}" for outcome, n in counts.items())
+                + ". The CSV below has every number."
+            )
+            if self._store.correct_batch(
+                batch.id, state, outcomes, error_kind=kind, error_message=message, notice=notice
+            ):
+                log.warning(
+                    "%s: its answer (%s) came after it was settled as unknown elsewhere; the answer is recorded",
+                    where,
+                    counts,
+                )
             else:
-                log.error("%s: its outcome (%s) came after the batch was settled elsewhere; check Cellcast's reports", where, counts)
+                log.error(
+                    "%s: its outcome (%s) came after the batch was settled elsewhere; check Cellcast's reports",
+                    where,
+                    counts,
+                )
         self._on_report_due()
 
-    def _settle(self, batch: ClaimedBatch, state: str, outcomes: list[o.NumberOutcome], *, kind: str | None, message: str | None,
-                attempts: int | None = None) -> bool:
+    def _settle(
+        self,
+        batch: ClaimedBatch,
+        state: str,
+        outcomes: list[o.NumberOutcome],
+        *,
+        kind: str | None,
+        message: str | None,
+        attempts: int | None = None,
+    ) -> bool:
         """The outcome is known (the gateway answered): written until the database takes it, never
         dropped. The batch stays held meanwhile, so its lease is renewed and nobody settles it as unknown."""
         # Opt-outs stick (never in a later send's list again), in the same transaction as the outcome.
@@ -306,21 +384,45 @@ class Dispatcher:
             try:
                 with self._store.transaction() as tx:
                     if unsubscribed:
-                        self._store.suppress_many(unsubscribed, SOURCE_UNSUBSCRIBED, f"in send {batch.send_id}", "cellcast", tx=tx)
-                    return self._store.finish_batch(batch.id, state, outcomes, owner=self.instance_id, error_kind=kind,
-                                                    error_message=message, progress_every=self._progress_every, tx=tx)
+                        self._store.suppress_many(
+                            unsubscribed, SOURCE_UNSUBSCRIBED, f"in send {batch.send_id}", "cellcast", tx=tx
+                        )
+                    return self._store.finish_batch(
+                        batch.id,
+                        state,
+                        outcomes,
+                        owner=self.instance_id,
+                        error_kind=kind,
+                        error_message=message,
+                        progress_every=self._progress_every,
+                        tx=tx,
+                    )
             except Exception:
                 attempt += 1
                 if attempts is not None and attempt >= attempts:
                     raise
-                log.exception("batch %d of send %d: recording its outcome (%s) failed; trying again in %.1f s",
-                              batch.seq + 1, batch.send_id, state, delay)
+                log.exception(
+                    "batch %d of send %d: recording its outcome (%s) failed; trying again in %.1f s",
+                    batch.seq + 1,
+                    batch.send_id,
+                    state,
+                    delay,
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    def _finish_failed(self, batch: ClaimedBatch, numbers: list[str], before: list[o.NumberOutcome], refusal: GatewayError, where: str) -> None:
+    def _finish_failed(
+        self, batch: ClaimedBatch, numbers: list[str], before: list[o.NumberOutcome], refusal: GatewayError, where: str
+    ) -> None:
         log.info("%s not sent: the account refused the send (%s)", where, refusal.kind)
-        self._finish(batch, FAILED, before + o.all_of(numbers, o.FAILED, refusal.user_message), where, refusal.kind, refusal.user_message)
+        self._finish(
+            batch,
+            FAILED,
+            before + o.all_of(numbers, o.FAILED, refusal.user_message),
+            where,
+            refusal.kind,
+            refusal.user_message,
+        )
 
     def _refuse_send(self, send_id: int, refusal: GatewayError) -> None:
         """Key, balance or sender refused: no further call for this send, from any process."""
@@ -328,8 +430,15 @@ class Dispatcher:
         self._store.stop_send(send_id, refusal.kind, refusal.user_message)
         for batch in self._store.pending_of(send_id):
             outcomes = o.all_of(batch.contacts, o.FAILED, refusal.user_message)
-            self._store.finish_batch(batch.id, FAILED, outcomes, owner=None, error_kind=refusal.kind,
-                                     error_message=refusal.user_message, from_state=PENDING)
+            self._store.finish_batch(
+                batch.id,
+                FAILED,
+                outcomes,
+                owner=None,
+                error_kind=refusal.kind,
+                error_message=refusal.user_message,
+                from_state=PENDING,
+            )
         self._on_report_due()
 
     def _refusal(self, send_id: int) -> GatewayError | None:

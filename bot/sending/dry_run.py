@@ -49,7 +49,7 @@ class DryRunGateway:
             before_request()
         with self._lock:
             ids = [next(self._ids) for _ in contacts]
-        queued = [QueuedContact(_national(c), f"{DRY_RUN_PREFIX}{i:09d}") for c, i in zip(contacts, ids)]
+        queued = [QueuedContact(_national(c), f"{DRY_RUN_PREFIX}{i:09d}") for c, i in zip(contacts, ids, strict=True)]
         return GatewayResult(queued=queued, message="dry run: nothing was sent")
 
     def close(self) -> None:

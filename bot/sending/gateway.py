@@ -6,8 +6,8 @@ so that it can be driven by a fake in tests or by another gateway later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Outcome = Literal["failed", "unknown"]
@@ -56,7 +56,9 @@ class DeliveryRecord:
     """One message as Cellcast's report shows it."""
 
     message_id: str
-    status: str  # lower case: queued, scheduled, sent, delivered, failed, blocked, rejected, expired, canceled, received
+    status: (
+        str  # lower case: queued, scheduled, sent, delivered, failed, blocked, rejected, expired, canceled, received
+    )
     receiver: str
     message: str = ""
     created_at: str = ""  # ISO time

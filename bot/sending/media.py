@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from array import array
 import io
 import warnings
+from array import array
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -73,7 +73,8 @@ def prepare_media(filename: str, data: bytes, budget: Budget = UNLIMITED) -> Med
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise MediaError(
-                f"The image is {width}×{height} pixels, too large to process; use one under {MAX_PIXELS // 1_000_000} megapixels."
+                f"The image is {width}×{height} pixels, too large to process; use one under {MAX_PIXELS // 1_000_000} "
+                "megapixels."
             )
         if len(data) <= MAX_MEDIA_BYTES:
             image.load()  # a truncated or corrupt file fails here, not at the gateway
@@ -82,9 +83,13 @@ def prepare_media(filename: str, data: bytes, budget: Budget = UNLIMITED) -> Med
     except MediaError:
         raise
     except Image.DecompressionBombError as exc:
-        raise MediaError(f"The image has too many pixels to process; use one under {MAX_PIXELS // 1_000_000} megapixels.") from exc
+        raise MediaError(
+            f"The image has too many pixels to process; use one under {MAX_PIXELS // 1_000_000} megapixels."
+        ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise MediaError("The image could not be read; it may be damaged. Try exporting it again as JPG or PNG.") from exc
+        raise MediaError(
+            "The image could not be read; it may be damaged. Try exporting it again as JPG or PNG."
+        ) from exc
 
 
 def _shrink(filename: str, image: Image.Image, original_size: int, budget: Budget = UNLIMITED) -> Media:
@@ -112,7 +117,15 @@ def _shrink(filename: str, image: Image.Image, original_size: int, budget: Budge
                     f"The image was {_kb(original_size)}, over the gateway's 230 KB limit, so it was re-encoded "
                     f"as a {image.width}×{image.height} JPEG of {_kb(len(content))}."
                 )
-                return Media(_with_extension(filename, "image/jpeg"), content, "image/jpeg", original_size, image.width, image.height, note)
+                return Media(
+                    _with_extension(filename, "image/jpeg"),
+                    content,
+                    "image/jpeg",
+                    original_size,
+                    image.width,
+                    image.height,
+                    note,
+                )
         if min(image.size) <= 64:
             raise MediaError("The image could not be made small enough for MMS (230 KB).")
         image = image.resize((max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)), Image.Resampling.LANCZOS)

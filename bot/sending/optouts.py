@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-KEYWORDS = frozenset({"stop", "stop all", "unsubscribe", "unsub", "cancel", "end", "quit", "opt out", "optout", "no more"})
+KEYWORDS = frozenset(
+    {"stop", "stop all", "unsubscribe", "unsub", "cancel", "end", "quit", "opt out", "optout", "no more"}
+)
 _WORDS = frozenset({"stop", "unsubscribe", "unsub", "cancel", "end", "quit", "optout"})
 _PHRASES = ("opt out", "no more")
 OPTOUT = "optout"
@@ -24,7 +26,9 @@ SOURCE_UNSUBSCRIBED = "Cellcast reported it unsubscribed"
 SOURCE_ADMIN = "suppressed by an admin"
 
 # An instruction already in the message: "reply STOP", "text STOP", "opt out", "unsubscribe".
-_INSTRUCTION = re.compile(r"\b(?:reply|text|sms|send)\s+['\"“”‘’]?stop\b|\bopt[\s-]?out\b|\bunsubscribe\b", re.IGNORECASE)
+_INSTRUCTION = re.compile(
+    r"\b(?:reply|text|sms|send)\s+['\"“”‘’]?stop\b|\bopt[\s-]?out\b|\bunsubscribe\b", re.IGNORECASE
+)
 
 
 def _simplified(text: str) -> str:
@@ -68,8 +72,12 @@ def check_unsuppress(entry: dict | None, reason: str) -> None:
     if entry is None:
         raise UnsuppressRefused("That number is not on the suppression list.")
     if entry["source"] == SOURCE_CELLCAST:
-        raise UnsuppressRefused("That number is on Cellcast's own opt-out list, which the bot cannot change: "
-                                "Cellcast would refuse to send to it. It must be removed there first.")
+        raise UnsuppressRefused(
+            "That number is on Cellcast's own opt-out list, which the bot cannot change: "
+            "Cellcast would refuse to send to it. It must be removed there first."
+        )
     if entry["source"] == SOURCE_REPLY and not reason.strip():
-        raise UnsuppressRefused(f"That number opted out by replying ({entry['reason']}) on {entry['added_at'][:10]}. "
-                                "Only take it off with the person's consent, and say so: `/mms unsuppress <number> <reason>`.")
+        raise UnsuppressRefused(
+            f"That number opted out by replying ({entry['reason']}) on {entry['added_at'][:10]}. "
+            "Only take it off with the person's consent, and say so: `/mms unsuppress <number> <reason>`."
+        )

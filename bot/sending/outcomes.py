@@ -52,7 +52,11 @@ def account(sent: list[str], result: GatewayResult, *, where: str = "") -> list[
     sent_set = set(sent)
     strays = (set(queued) | unsubscribed | set(invalid)) - sent_set
     if strays:
-        log.warning("%s: the gateway's answer named %d number(s) that were not sent in it; ignored", where or "a batch", len(strays))
+        log.warning(
+            "%s: the gateway's answer named %d number(s) that were not sent in it; ignored",
+            where or "a batch",
+            len(strays),
+        )
     outcomes = []
     for number in sent:
         if number in queued:
@@ -65,13 +69,14 @@ def account(sent: list[str], result: GatewayResult, *, where: str = "") -> list[
             outcomes.append(NumberOutcome(number, UNCONFIRMED, NOT_CONFIRMED))
     missing = sum(o.outcome == UNCONFIRMED for o in outcomes)
     if missing:
-        log.warning("%s: the gateway's answer did not mention %d of %d number(s)", where or "a batch", missing, len(sent))
+        log.warning(
+            "%s: the gateway's answer did not mention %d of %d number(s)", where or "a batch", missing, len(sent)
+        )
     return outcomes
 
 
 def all_of(numbers: list[str], outcome: str, reason: str) -> list[NumberOutcome]:
     return [NumberOutcome(n, outcome, reason) for n in numbers]
-
 
 
 def tally(outcomes: list[NumberOutcome]) -> dict[str, int]:

@@ -32,41 +32,71 @@ class SendRequest:
 def form_record(form: CheckedForm) -> dict:
     """What the store keeps of a form being checked, so that another process can check it again
     (the files are still in Slack: only their ids, names and links are kept)."""
+
     def ref(file: FileRef | None) -> list | None:
         return [file.id, file.name, file.url] if file else None
 
-    return {"user_id": form.user_id, "channel_id": form.channel_id, "message": form.message, "sender": form.sender,
-            "gif_url": form.gif_url, "contacts_text": form.contacts_text, "contacts_file": ref(form.contacts_file),
-            "media": ref(form.media)}
+    return {
+        "user_id": form.user_id,
+        "channel_id": form.channel_id,
+        "message": form.message,
+        "sender": form.sender,
+        "gif_url": form.gif_url,
+        "contacts_text": form.contacts_text,
+        "contacts_file": ref(form.contacts_file),
+        "media": ref(form.media),
+    }
 
 
 def form_from_record(record: dict) -> CheckedForm:
     def ref(value: list | None) -> FileRef | None:
         return FileRef(*value) if value else None
 
-    return CheckedForm(record["user_id"], record["channel_id"], record["message"], record["sender"], record["gif_url"],
-                       record["contacts_text"], ref(record["contacts_file"]), ref(record["media"]))
+    return CheckedForm(
+        record["user_id"],
+        record["channel_id"],
+        record["message"],
+        record["sender"],
+        record["gif_url"],
+        record["contacts_text"],
+        ref(record["contacts_file"]),
+        ref(record["media"]),
+    )
 
 
 def draft_record(review: Review) -> tuple[dict, list[str], bytes | None]:
     """What the store keeps of a review until it is confirmed: (record, numbers, image bytes)."""
     media = review.media
     record = {
-        "message": review.message, "sender": review.sender, "gif_url": review.gif_url,
-        "media_name": media.filename if media else None, "media_type": media.content_type if media else None,
+        "message": review.message,
+        "sender": review.sender,
+        "gif_url": review.gif_url,
+        "media_name": media.filename if media else None,
+        "media_type": media.content_type if media else None,
         "media_note": media.note if media else "",
         "rejected": [[r.entry, r.reason, r.where] for r in review.rejected],
-        "duplicates": review.duplicates, "suppressed": [list(s) for s in review.suppressed], "dry_run": review.dry_run,
+        "duplicates": review.duplicates,
+        "suppressed": [list(s) for s in review.suppressed],
+        "dry_run": review.dry_run,
     }
     return record, review.numbers, media.content if media else None
 
 
-def request_from_draft(key: str, user_id: str, channel_id: str, record: dict, numbers: list[str], media: bytes | None) -> SendRequest:
+def request_from_draft(
+    key: str, user_id: str, channel_id: str, record: dict, numbers: list[str], media: bytes | None
+) -> SendRequest:
     return SendRequest(
-        key=key, user_id=user_id, channel_id=channel_id, message=record["message"], sender=record["sender"],
+        key=key,
+        user_id=user_id,
+        channel_id=channel_id,
+        message=record["message"],
+        sender=record["sender"],
         gif_url=record["gif_url"],
         media=MediaFile(record["media_name"], media, record["media_type"]) if media else None,
-        media_note=record["media_note"], numbers=numbers,
+        media_note=record["media_note"],
+        numbers=numbers,
         rejected=[Rejected(entry, reason, where) for entry, reason, where in record["rejected"]],
-        duplicates=record["duplicates"], suppressed=[tuple(s) for s in record["suppressed"]], dry_run=record["dry_run"],
+        duplicates=record["duplicates"],
+        suppressed=[tuple(s) for s in record["suppressed"]],
+        dry_run=record["dry_run"],
     )

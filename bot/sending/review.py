@@ -96,8 +96,16 @@ def instant_checks(form: FormInput, optout_footer: str = "") -> CheckedForm:
         problems["contacts"] = "Add at least one Australian mobile number, here or as a file."
     if problems:
         raise Problems(problems)
-    return CheckedForm(form.user_id, form.channel_id, message, sender, gif_url, (form.contacts_text or "").strip(),
-                       form.contacts_file, form.media)
+    return CheckedForm(
+        form.user_id,
+        form.channel_id,
+        message,
+        sender,
+        gif_url,
+        (form.contacts_text or "").strip(),
+        form.contacts_file,
+        form.media,
+    )
 
 
 @dataclass(frozen=True)
@@ -203,22 +211,40 @@ def check(
     if reading.blocking:
         raise Problems({ACCOUNT: reading.error})
     review = Review(
-        message=form.message, sender=form.sender, gif_url=form.gif_url, media=media, numbers=numbers,
-        typed=len(typed.numbers), from_file=from_file, file_source=file_source, rejected=contacts.rejected,
-        duplicates=contacts.duplicates, suppressed=[(n, found[n]) for n in contacts.numbers if n in found],
-        balance=reading, credits_per_mms=credits_per_mms, dry_run=dry_run, optouts_note=optouts_note,
+        message=form.message,
+        sender=form.sender,
+        gif_url=form.gif_url,
+        media=media,
+        numbers=numbers,
+        typed=len(typed.numbers),
+        from_file=from_file,
+        file_source=file_source,
+        rejected=contacts.rejected,
+        duplicates=contacts.duplicates,
+        suppressed=[(n, found[n]) for n in contacts.numbers if n in found],
+        balance=reading,
+        credits_per_mms=credits_per_mms,
+        dry_run=dry_run,
+        optouts_note=optouts_note,
     )
     if optouts_stale:
         review.warnings.append(optouts_note)
     if not numbers:
-        raise Problems({"contacts": "Every number given is on the suppression list (they opted out), so there is no one to send to."})
+        raise Problems(
+            {
+                "contacts": "Every number given is on the suppression list (they opted out), "
+                "so there is no one to send to."
+            }
+        )
     review.warnings.extend(_warnings(review))
     return review
 
 
 def too_slow(filename: str, exc: OutOfTime) -> str:
-    return (f"Reading {filename} took longer than the {exc.seconds:g} seconds a check may take, so it was stopped. "
-            "Attach a smaller file, or save a large workbook as CSV (CSV reads many times faster).")
+    return (
+        f"Reading {filename} took longer than the {exc.seconds:g} seconds a check may take, so it was stopped. "
+        "Attach a smaller file, or save a large workbook as CSV (CSV reads many times faster)."
+    )
 
 
 def _warnings(review: Review) -> list[str]:
@@ -230,17 +256,23 @@ def _warnings(review: Review) -> list[str]:
             "this send would not go out. Recharge first."
         )
     elif review.balance.credits is None and not review.dry_run:
-        warnings.append(f"The MMS balance could not be read ({review.balance.error}); the send may fail if it is too low.")
+        warnings.append(
+            f"The MMS balance could not be read ({review.balance.error}); the send may fail if it is too low."
+        )
     if review.sender and not review.sender.isdigit():
         warnings.append(
-            f"Replies cannot reach the sender ID “{review.sender}” (letters make it one-way), so recipients cannot reply STOP. "
+            f"Replies cannot reach the sender ID “{review.sender}” (letters make it one-way), so recipients cannot "
+            "reply STOP. "
             "Give another way to opt out in the message: a link, an email address or a phone number."
-            if has_optout_instruction(review.message) else
-            f"Replies cannot reach the sender ID “{review.sender}”, and the message says no way to opt out: add one (a link, an email address or a phone number)."
+            if has_optout_instruction(review.message)
+            else f"Replies cannot reach the sender ID “{review.sender}”, and the message says no way to opt out: "
+            "add one (a link, an email address or a phone number)."
         )
     length = len(review.message.replace("\r\n", "\n"))
     if length > 1000:
-        warnings.append(f"The message is {length:,} characters; Cellcast has allowed 1,000 for MMS. It may be cut or refused.")
+        warnings.append(
+            f"The message is {length:,} characters; Cellcast has allowed 1,000 for MMS. It may be cut or refused."
+        )
     return warnings
 
 
@@ -250,5 +282,6 @@ def _nothing_valid(contacts: ContactList, where: str) -> str:
     first = contacts.rejected[0]
     more = len(contacts.rejected) - 1
     at = f" ({first.where})" if first.where else ""
-    return (f"No valid Australian mobile number found {where}. “{first.entry[:40]}”{at}: {first.reason}"
-            + (f" (and {more:,} more refused)" if more else ""))
+    return f"No valid Australian mobile number found {where}. “{first.entry[:40]}”{at}: {first.reason}" + (
+        f" (and {more:,} more refused)" if more else ""
+    )

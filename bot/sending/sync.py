@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.sending.contacts import national_or_none
 from bot.sending.delivery import CONFIRMED, DELIVERED, IN_FLIGHT, NOT_DELIVERED, is_final, tally
@@ -39,8 +39,12 @@ class OptoutStatus:
         """Words for the review, and whether they are a warning."""
         if self.synced_at is None:
             why = f" ({self.error})" if self.error else ""
-            return f"Cellcast's opt-out list has not been read yet{why}; numbers on it may not be left out here (Cellcast still refuses them).", True
-        at = datetime.fromtimestamp(self.synced_at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            return (
+                f"Cellcast's opt-out list has not been read yet{why}; numbers on it may not be left out here (Cellcast "
+                "still refuses them).",
+                True,
+            )
+        at = datetime.fromtimestamp(self.synced_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         minutes = max(0, round((now - self.synced_at) / 60))
         text = f"Opt-outs last synced from Cellcast at {at} ({minutes} min ago)."
         if self.error:
@@ -49,8 +53,18 @@ class OptoutStatus:
 
 
 class CellcastSync:
-    def __init__(self, store: SyncStore, gateway: Gateway, *, owner: str, every: float, on_report_due=lambda: None,
-                 replies_channel: str | None = None, lease: float = 60.0, delivery_hours: float = 72.0) -> None:
+    def __init__(
+        self,
+        store: SyncStore,
+        gateway: Gateway,
+        *,
+        owner: str,
+        every: float,
+        on_report_due=lambda: None,
+        replies_channel: str | None = None,
+        lease: float = 60.0,
+        delivery_hours: float = 72.0,
+    ) -> None:
         self._store = store
         self._gateway = gateway
         self._owner = owner
@@ -123,7 +137,7 @@ class CellcastSync:
                 keys = [reply_key(reply) for reply in result.items]
                 newest = newest or (keys[0] if keys else None)
                 if newest_before in keys:  # read up to the newest one seen last time
-                    fresh.extend(result.items[:keys.index(newest_before)])
+                    fresh.extend(result.items[: keys.index(newest_before)])
                     break
                 fresh.extend(result.items)
         except (GatewayError, NotSent) as exc:
@@ -134,7 +148,9 @@ class CellcastSync:
         if newest or first_sync:
             self._store.set_sync_value("replies_newest", newest or "")  # "": read once, nothing there yet
         if first_sync and fresh:
-            log.info("first reply sync: %d earlier replies recorded (opt-outs among them honoured), not posted", len(fresh))
+            log.info(
+                "first reply sync: %d earlier replies recorded (opt-outs among them honoured), not posted", len(fresh)
+            )
 
     # -- delivery reports --------------------------------------------------------------------
 
@@ -167,9 +183,11 @@ class CellcastSync:
     def _report_pages(self, since: str, pending: dict, until_resolved: bool) -> list[DeliveryRecord]:
         """The report's pages from the first day in question, until every message in question has a
         final status (or the pages end): a few calls for thousands of messages."""
-        start = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(timezone.utc)
-        from_date = datetime.fromtimestamp(start.timestamp() - 86400, timezone.utc).strftime("%Y-%m-%d")  # Cellcast's day may be AEST
-        to_date = datetime.fromtimestamp(time.time() + 86400, timezone.utc).strftime("%Y-%m-%d")
+        start = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(UTC)
+        from_date = datetime.fromtimestamp(start.timestamp() - 86400, UTC).strftime(
+            "%Y-%m-%d"
+        )  # Cellcast's day may be AEST
+        to_date = datetime.fromtimestamp(time.time() + 86400, UTC).strftime("%Y-%m-%d")
         records: list[DeliveryRecord] = []
         wanted = set(pending)
         for result in _pages(lambda page: self._gateway.delivery_page(from_date, to_date, page, REPORT_PAGE_SIZE)):
@@ -203,29 +221,52 @@ class CellcastSync:
         found: dict[str, str] = {}
         for record in records:
             number = national_or_none(record.receiver)
-            if number in numbers and _plain(record.message) == text and started <= _epoch(record.created_at) <= finished:
+            if (
+                number in numbers
+                and _plain(record.message) == text
+                and started <= _epoch(record.created_at) <= finished
+            ):
                 found.setdefault(number, record.message_id)
         # A record confirms one send only: not one whose message id another send already has, nor a number
         # that another send of the same text (a Send again, a second send) reached in that time. In doubt,
         # the number stays unknown.
         taken = self._store.known_message_ids(list(found.values()))
-        doubtful = self._store.sent_elsewhere(batch["send_id"], batch["message"], list(found), _iso(started), _iso(finished))
+        doubtful = self._store.sent_elsewhere(
+            batch["send_id"], batch["message"], list(found), _iso(started), _iso(finished)
+        )
         found = {n: m for n, m in found.items() if m not in taken and n not in doubtful}
         with self._store.transaction() as tx:  # the confirmation, and the thread's notice and CSV due, or none
             confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED, tx=tx)
             if confirmed:
                 remaining = len(numbers) - confirmed
-                self._store.report_due(f"confirmed:{batch['id']}:{confirmed}", batch["send_id"], "notice", {"text": (
-                    f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose outcome was unknown were queued"
-                    + (f"; {remaining:,} stay unknown." if remaining else ".") + " The CSV below has them.")}, tx=tx)
+                self._store.report_due(
+                    f"confirmed:{batch['id']}:{confirmed}",
+                    batch["send_id"],
+                    "notice",
+                    {
+                        "text": (
+                            f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose "
+                            "outcome was unknown were queued"
+                            + (f"; {remaining:,} stay unknown." if remaining else ".")
+                            + " The CSV below has them."
+                        )
+                    },
+                    tx=tx,
+                )
                 self._store.report_due(f"csv:{batch['send_id']}", batch["send_id"], "csv", tx=tx)
         if confirmed:
-            log.info("send %d: Cellcast's report confirms %d number(s) of unknown outcome were queued", batch["send_id"], confirmed)
+            log.info(
+                "send %d: Cellcast's report confirms %d number(s) of unknown outcome were queued",
+                batch["send_id"],
+                confirmed,
+            )
             self._on_report_due()
 
     def _finish_delivery(self, send_id: int) -> None:
         send = self._store.get_send(send_id)
-        self._store.delivery_done(send_id, tally(send.n_delivered, send.n_undelivered, send.n_queued, self._delivery_hours))
+        self._store.delivery_done(
+            send_id, tally(send.n_delivered, send.n_undelivered, send.n_queued, self._delivery_hours)
+        )
         self._on_report_due()
 
     def take_delivery(self, message_id: str, receiver: str, status: str) -> bool:
@@ -259,12 +300,16 @@ class CellcastSync:
             if post and send_id is not None:
                 self._store.report_due(f"reply:{reply_id}", send_id, "reply", {"reply_id": reply_id}, tx=tx)
             elif post and self._replies_channel:
-                self._store.report_due(f"reply:{reply_id}", None, "reply", {"reply_id": reply_id, "channel": self._replies_channel}, tx=tx)
+                self._store.report_due(
+                    f"reply:{reply_id}", None, "reply", {"reply_id": reply_id, "channel": self._replies_channel}, tx=tx
+                )
         if kind == OPTOUT:
             log.info("an opt-out reply suppressed %s", number)
         if post:
             if send_id is None and not self._replies_channel:
-                log.info("a reply from %s matches no send and MMS_REPLIES_CHANNEL is unset: recorded, not posted", number)
+                log.info(
+                    "a reply from %s matches no send and MMS_REPLIES_CHANNEL is unset: recorded, not posted", number
+                )
             self._on_report_due()
         return reply_id
 
@@ -278,7 +323,11 @@ class CellcastSync:
                 return False
             self.take_reply(InboundReply(payload["sender"], text, "", payload["_id"]), "webhook")
             return True
-        if payload.get("type") == "send" and isinstance(payload.get("receiver"), str) and isinstance(payload.get("status"), str):
+        if (
+            payload.get("type") == "send"
+            and isinstance(payload.get("receiver"), str)
+            and isinstance(payload.get("status"), str)
+        ):
             self.take_delivery(payload["_id"], payload["receiver"], payload["status"])
             return True  # a status for a message the bot does not know is answered 200 all the same: nothing to retry
         return False
@@ -299,7 +348,7 @@ def reply_key(reply: InboundReply) -> str:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def _epoch(iso: str) -> float:
@@ -311,4 +360,3 @@ def _epoch(iso: str) -> float:
 
 def _plain(message: str) -> str:
     return message.replace("\r\n", "\n").strip()
-

@@ -69,7 +69,9 @@ class RateLimiter:
         self._reads_waiting: list[float] = []  # when each waiting read asked: once overdue, it goes next
         self._closed = False
         self._shared = shared
-        self.starts_log: deque[tuple[float, str]] = deque(maxlen=100_000)  # (when, kind) of each start: what the limiter promises about
+        self.starts_log: deque[tuple[float, str]] = deque(
+            maxlen=100_000
+        )  # (when, kind) of each start: what the limiter promises about
 
     def acquire(self, kind: str = SEND) -> bool:
         """Wait for a slot and start it now; False once the limiter is closed (the bot is stopping)."""

@@ -23,7 +23,11 @@ def _may_send(body, respond, services) -> str | None:
     user = body["user"]["id"]
     if services.permissions.can_send(user):
         return user
-    respond(text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins), response_type="ephemeral", replace_original=False)
+    respond(
+        text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins),
+        response_type="ephemeral",
+        replace_original=False,
+    )
     return None
 
 
@@ -37,12 +41,18 @@ def resend_clicked(ack, body, respond, context) -> None:
     send_id = parse_id(str(body["actions"][0].get("value", "")))
     if send_id is None:
         log.warning("a Send again click without a send id: %r", str(body["actions"][0].get("value"))[:40])
-        respond(text="This button no longer works; nothing was sent.", response_type="ephemeral", replace_original=False)
+        respond(
+            text="This button no longer works; nothing was sent.", response_type="ephemeral", replace_original=False
+        )
         return
     new_id = services.dispatcher.resend(send_id, user)
     if new_id is None:
-        respond(text="These numbers were already sent again (or nothing is left to resend); see the newer message in the channel.",
-                response_type="ephemeral", replace_original=False)
+        respond(
+            text="These numbers were already sent again (or nothing is left to resend); "
+            "see the newer message in the channel.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
 
 def suppress_clicked(ack, body, respond, context) -> None:
@@ -55,8 +65,19 @@ def suppress_clicked(ack, body, respond, context) -> None:
     number = national_or_none(str(body["actions"][0].get("value", "")))
     if number is None:
         log.warning("a Suppress click without a mobile number")
-        respond(text="This button does not name a mobile number; nothing was changed.", response_type="ephemeral", replace_original=False)
+        respond(
+            text="This button does not name a mobile number; nothing was changed.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
         return
     added = services.store.suppress(number, SOURCE_REPLY, "a person read the reply as an opt-out", user)
-    respond(text=(f"<@{user}> suppressed {display_number(number)}: it will not be sent to again." if added
-                  else f"{display_number(number)} was already suppressed."), response_type="in_channel", replace_original=False)
+    respond(
+        text=(
+            f"<@{user}> suppressed {display_number(number)}: it will not be sent to again."
+            if added
+            else f"{display_number(number)} was already suppressed."
+        ),
+        response_type="in_channel",
+        replace_original=False,
+    )

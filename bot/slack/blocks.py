@@ -35,18 +35,34 @@ EXAMPLES = 5
 DRY_RUN = ":test_tube: *Dry run: nothing was sent.*"
 
 LABELS = {
-    o.QUEUED: "queued", o.INVALID: "invalid", o.REJECTED: "refused by the gateway", o.UNSUBSCRIBED: "unsubscribed",
-    o.SUPPRESSED: "suppressed", o.UNCONFIRMED: "not confirmed by the gateway", o.FAILED: "not sent",
-    o.UNKNOWN: "outcome unknown", o.EXPIRED: "not sent (expired)",
+    o.QUEUED: "queued",
+    o.INVALID: "invalid",
+    o.REJECTED: "refused by the gateway",
+    o.UNSUBSCRIBED: "unsubscribed",
+    o.SUPPRESSED: "suppressed",
+    o.UNCONFIRMED: "not confirmed by the gateway",
+    o.FAILED: "not sent",
+    o.UNKNOWN: "outcome unknown",
+    o.EXPIRED: "not sent (expired)",
 }
 ICONS = {
-    o.INVALID: ":no_entry_sign:", o.REJECTED: ":no_entry_sign:", o.UNSUBSCRIBED: ":no_bell:", o.SUPPRESSED: ":no_bell:",
-    o.UNCONFIRMED: ":grey_question:", o.FAILED: ":x:", o.UNKNOWN: ":grey_question:", o.EXPIRED: ":hourglass:",
+    o.INVALID: ":no_entry_sign:",
+    o.REJECTED: ":no_entry_sign:",
+    o.UNSUBSCRIBED: ":no_bell:",
+    o.SUPPRESSED: ":no_bell:",
+    o.UNCONFIRMED: ":grey_question:",
+    o.FAILED: ":x:",
+    o.UNKNOWN: ":grey_question:",
+    o.EXPIRED: ":hourglass:",
 }
 
 
 def totals(summary: SendSummary) -> str:
-    parts = [f"{summary.count(outcome):,} {LABELS[outcome]}" for outcome in o.OUTCOMES if summary.count(outcome) or outcome == o.QUEUED]
+    parts = [
+        f"{summary.count(outcome):,} {LABELS[outcome]}"
+        for outcome in o.OUTCOMES
+        if summary.count(outcome) or outcome == o.QUEUED
+    ]
     return ", ".join(parts) + "."
 
 
@@ -73,7 +89,8 @@ def status_line(summary: SendSummary) -> str:
     send = summary.send
     if not summary.finished:
         so_far = f" {send.n_queued:,} queued so far." if send.batches_done else ""
-        return f":hourglass_flowing_sand: Sending… {send.batches_done:,} of {count(send.batches_total, 'batch', 'batches')} done.{so_far}"
+        batches = count(send.batches_total, "batch", "batches")
+        return f":hourglass_flowing_sand: Sending… {send.batches_done:,} of {batches} done.{so_far}"
     return ":white_check_mark: Done: " + totals(summary) + delivery_line(summary) + " Details in the thread."
 
 
@@ -100,8 +117,10 @@ def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
     if send.media_note:
         lines.append(f":frame_with_picture: {escape(send.media_note)}")
     if send.resumed:
-        lines.append(":arrows_counterclockwise: The bot restarted (or another copy of it took over) during this send; "
-                     "batches not yet sent were sent after that, each at most once.")
+        lines.append(
+            ":arrows_counterclockwise: The bot restarted (or another copy of it took over) during this send; "
+            "batches not yet sent were sent after that, each at most once."
+        )
     blocks = [section("\n".join(lines))]
     left_out = False
     for group in summary.groups[:MAX_GROUPS]:
@@ -111,10 +130,19 @@ def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
             shown += f" and {more:,} more"
             left_out = True
         reason = f" {escape(group.reason)}" if group.reason else ""
-        blocks.append(section(f"{ICONS.get(group.outcome, '•')} *{count(group.count, 'number')} {LABELS[group.outcome]}.*{reason}\n{shown}"))
+        blocks.append(
+            section(
+                f"{ICONS.get(group.outcome, '•')} *{count(group.count, 'number')} "
+                f"{LABELS[group.outcome]}.*{reason}\n{shown}"
+            )
+        )
     if len(summary.groups) > MAX_GROUPS:
         rest = summary.groups[MAX_GROUPS:]
-        blocks.append(section(f"… and {count(sum(g.count for g in rest), 'number')} more, for {count(len(rest), 'other reason')}."))
+        blocks.append(
+            section(
+                f"… and {count(sum(g.count for g in rest), 'number')} more, for {count(len(rest), 'other reason')}."
+            )
+        )
         left_out = True
     if left_out:
         blocks.append(context("Every number, with what happened to it, is in the CSV file below."))
@@ -126,25 +154,39 @@ def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
 def resend_actions(send_id: int, summary: SendSummary) -> dict:
     uncertain = summary.count(o.UNKNOWN) + summary.count(o.UNCONFIRMED)
     total = summary.resendable
-    warning = ("Numbers whose outcome is unknown may already have received this MMS: they could get it twice "
-               "and be charged twice. Check Cellcast's reports first.") if uncertain else ""
+    warning = (
+        (
+            "Numbers whose outcome is unknown may already have received this MMS: they could get it twice "
+            "and be charged twice. Check Cellcast's reports first."
+        )
+        if uncertain
+        else ""
+    )
     return {
         "type": "actions",
         "block_id": "resend",
-        "elements": [{
-            "type": "button",
-            "action_id": ACTION_RESEND,
-            "text": plain(cut(f"Send again to {total:,} numbers", 75, "")),
-            "value": str(send_id),
-            "confirm": {
-                "title": plain("Send again?"),
-                "text": plain(cut(f"Send this MMS again to {count(total, 'number')} that it may not have reached "
-                                  f"({count(uncertain, 'number')} of unknown outcome). {warning}".strip(), 300, "…")),
-                "confirm": plain("Send again"),
-                "deny": plain("Cancel"),
-                "style": "danger",
-            },
-        }],
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ACTION_RESEND,
+                "text": plain(cut(f"Send again to {total:,} numbers", 75, "")),
+                "value": str(send_id),
+                "confirm": {
+                    "title": plain("Send again?"),
+                    "text": plain(
+                        cut(
+                            f"Send this MMS again to {count(total, 'number')} that it may not have reached "
+                            f"({count(uncertain, 'number')} of unknown outcome). {warning}".strip(),
+                            300,
+                            "…",
+                        )
+                    ),
+                    "confirm": plain("Send again"),
+                    "deny": plain("Cancel"),
+                    "style": "danger",
+                },
+            }
+        ],
     }
 
 
@@ -160,8 +202,10 @@ def history_line(send) -> str:
         counts.append(f"{send.n_failed + send.n_expired:,} not sent")
     state = "" if send.state == "done" else " (sending)"
     dry = " (dry run)" if send.dry_run else ""
-    return (f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
-            f"{count(send.total_contacts, 'number')}{dry}{state}: {', '.join(counts)} — send `{send.id}`")
+    return (
+        f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
+        f"{count(send.total_contacts, 'number')}{dry}{state}: {', '.join(counts)} — send `{send.id}`"
+    )
 
 
 def notice(text: str) -> tuple[str, list[dict]]:
@@ -177,25 +221,50 @@ def reply_message(reply: dict) -> tuple[str, list[dict]]:
     ``<!channel>`` or disguised link is shown as typed, never acted on."""
     number = display_number(reply["number"])
     body = reply["body"] or "(empty)"
-    pieces = [p if i == 0 or p.startswith("> ") else "> " + p  # a line carried on into the next part stays quoted
-              for i, p in enumerate(split_sections(quote(body), MAX_SECTION_TEXT - 200))]
+    pieces = [
+        p if i == 0 or p.startswith("> ") else "> " + p  # a line carried on into the next part stays quoted
+        for i, p in enumerate(split_sections(quote(body), MAX_SECTION_TEXT - 200))
+    ]
     shown = pieces[:MAX_REPLY_SECTIONS]
     parts = f" ({len(body):,} characters, in {len(shown)} parts)" if len(shown) > 1 else ""
     blocks = [section(f":speech_balloon: *Reply from {number}{parts}:*\n{shown[0]}")]
     blocks += [section(piece) for piece in shown[1:]]
     if len(pieces) > len(shown):
-        blocks.append(context(f"The reply goes on for {len(body) - sum(len(p) for p in shown):,} more characters, "
-                              "not shown here; Cellcast's dashboard has it whole."))
+        blocks.append(
+            context(
+                f"The reply goes on for {len(body) - sum(len(p) for p in shown):,} more characters, "
+                "not shown here; Cellcast's dashboard has it whole."
+            )
+        )
     if reply["kind"] == "optout":
-        blocks.append(context(f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again."))
+        blocks.append(
+            context(f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again.")
+        )
     elif reply["kind"] == "maybe":
-        blocks.append(section(f":warning: This *may be an opt-out*. If it is, suppress {number} so that it is not sent to again."))
-        blocks.append({"type": "actions", "block_id": "suppress", "elements": [{
-            "type": "button", "action_id": ACTION_SUPPRESS, "style": "danger", "value": reply["number"],
-            "text": plain(f"Suppress {number}"),
-            "confirm": {"title": plain("Suppress this number?"), "text": plain(f"{number} will not be sent any MMS again."),
-                        "confirm": plain("Suppress"), "deny": plain("Cancel")},
-        }]})
+        blocks.append(
+            section(f":warning: This *may be an opt-out*. If it is, suppress {number} so that it is not sent to again.")
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "suppress",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ACTION_SUPPRESS,
+                        "style": "danger",
+                        "value": reply["number"],
+                        "text": plain(f"Suppress {number}"),
+                        "confirm": {
+                            "title": plain("Suppress this number?"),
+                            "text": plain(f"{number} will not be sent any MMS again."),
+                            "confirm": plain("Suppress"),
+                            "deny": plain("Cancel"),
+                        },
+                    }
+                ],
+            }
+        )
     return cut(f"Reply from {number}: {escape(body)}", MAX_MESSAGE_TEXT), blocks
 
 
@@ -226,12 +295,21 @@ def write_suppression_csv(rows: Iterable[tuple], out: IO[str]) -> None:
     writer = csv.writer(out)
     writer.writerow(["number", "source", "reason", "added_by", "added_at"])
     for number, source, reason, added_by, added_at in rows:
-        writer.writerow([_cell(display_number(number).replace(" ", "")), _cell(source or ""), _cell(reason or ""), added_by or "", added_at])
+        writer.writerow(
+            [
+                _cell(display_number(number).replace(" ", "")),
+                _cell(source or ""),
+                _cell(reason or ""),
+                added_by or "",
+                added_at,
+            ]
+        )
 
 
 HELP = (
     "*MMS bot*\n"
-    "• `/mms` — open the form to send an MMS (picture message) to Australian mobiles. You see a review before anything is sent.\n"
+    "• `/mms` — open the form to send an MMS (picture message) to Australian mobiles. You see a review before anything "
+    "is sent.\n"
     "• `/mms help` — this help.\n"
     "• `/mms history` — your last 10 sends (admins: `/mms history all`).\n"
     "• `/mms status <send id>` — one send's full summary, and its CSV by direct message.\n"
@@ -240,7 +318,8 @@ HELP = (
     "• `/mms revoke @user` — stop someone sending.\n"
     "• `/mms list` — who may send.\n"
     "• `/mms suppress <number> [reason]` — never send to a number again.\n"
-    "• `/mms unsuppress <number> [reason]` — take a number off the suppression list (a reason is needed if it opted out).\n"
+    "• `/mms unsuppress <number> [reason]` — take a number off the suppression list (a reason is needed if it opted "
+    "out).\n"
     "• `/mms suppressed` — how many are suppressed, the latest, and the full list as a CSV by direct message.\n"
     "Results are posted in the channel you sent from, with details in the thread. "
     "If the bot is not in that channel, you get them by direct message: invite it with `/invite @mms-bot`."

@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 _USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]+))$")
 
 
-
 def parse_user(text: str) -> str | None:
     match = _USER.match(text.strip())
     return (match.group(1) or match.group(2)) if match else None
@@ -66,8 +65,11 @@ def open_form(ack, command, client, respond, permissions: Permissions) -> None:
         client.views_open(trigger_id=command["trigger_id"], view=send_form(command["channel_id"]))
     except SlackApiError as exc:
         log.error("views.open failed: %s", exc.response.get("error"))
-        respond(text="Sorry, the form could not be opened (Slack said: "
-                f"`{exc.response.get('error')}`). Please run `/mms` again.", response_type="ephemeral")
+        respond(
+            text="Sorry, the form could not be opened (Slack said: "
+            f"`{exc.response.get('error')}`). Please run `/mms` again.",
+            response_type="ephemeral",
+        )
 
 
 _NUMBER_PART = re.compile(r"[+\d()\-.]+")
@@ -83,7 +85,7 @@ def split_number(argument: str) -> tuple[str, str]:
         taken.append(token)
     if not taken:
         return (tokens[0] if tokens else ""), " ".join(tokens[1:])
-    return " ".join(taken), " ".join(tokens[len(taken):])
+    return " ".join(taken), " ".join(tokens[len(taken) :])
 
 
 def parse_id(text: str) -> int | None:
@@ -97,7 +99,9 @@ def parse_id(text: str) -> int | None:
 def history(services, actor: str, argument: str) -> str:
     everyone = argument.strip().lower() == "all"
     if everyone and not services.permissions.is_admin(actor):
-        return refusal("Only admins can see everyone's sends; `/mms history` shows yours.", actor, services.permissions.admins)
+        return refusal(
+            "Only admins can see everyone's sends; `/mms history` shows yours.", actor, services.permissions.admins
+        )
     sends = services.store.recent_sends(None if everyone else actor, 10)
     if not sends:
         return "No sends yet." if everyone else "You have not sent any MMS yet."
@@ -113,13 +117,24 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
     if send is None:
         return f"There is no send `{escape(cut(ident, 40, '…'))}`. `/mms history` lists yours with their ids.", None
     if send.user_id != actor and not services.permissions.is_admin(actor):
-        return refusal("Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins), None
+        return refusal(
+            "Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins
+        ), None
     summary = summarise(services.store, send.id)
     text, blocks, _ = thread_summary(summary)
-    head = section(history_line(send) + ("\n" + escape(status_line(summary)) if not send.purged_at else
-                   f"\nIts per-number details were deleted after {services.settings.retention_days} days; the counts stay."))
+    head = section(
+        history_line(send)
+        + (
+            "\n" + escape(status_line(summary))
+            if not send.purged_at
+            else f"\nIts per-number details were deleted after {services.settings.retention_days} days; "
+            "the counts stay."
+        )
+    )
     if not send.purged_at:
-        services.store.report_due(f"send_csv:{send.id}:{actor}:{time.time()}", None, "send_csv", {"user_id": actor, "send_id": send.id})
+        services.store.report_due(
+            f"send_csv:{send.id}:{actor}:{time.time()}", None, "send_csv", {"user_id": actor, "send_id": send.id}
+        )
         services.reporter.wake()
         blocks = blocks + [context("The CSV with every number is on its way to you by direct message.")]
     return text, [head] + blocks[:49]
@@ -132,21 +147,33 @@ def suppression_command(services, actor: str, verb: str, argument: str) -> str:
     store = services.store
     if verb == "suppressed":
         latest = store.latest_suppressions(10)
-        lines = [f"• {display_number(e['number'])} — {escape(e['source'])}{': ' + escape(e['reason']) if e['reason'] else ''} "
-                 f"({e['added_at'][:10]})" for e in latest]
+        lines = [
+            f"• {display_number(e['number'])} — "
+            f"{escape(e['source'])}{': ' + escape(e['reason']) if e['reason'] else ''} "
+            f"({e['added_at'][:10]})"
+            for e in latest
+        ]
         store.report_due(f"suppression_csv:{actor}:{time.time()}", None, "suppression_csv", {"user_id": actor})
         services.reporter.wake()
-        return (f"*{store.suppression_count():,} numbers are suppressed.* The latest:\n" + ("\n".join(lines) or "• none")
-                + "\nThe full list is on its way to you by direct message, as a CSV file.")
+        return (
+            f"*{store.suppression_count():,} numbers are suppressed.* The latest:\n"
+            + ("\n".join(lines) or "• none")
+            + "\nThe full list is on its way to you by direct message, as a CSV file."
+        )
     raw, reason = split_number(argument)
     try:
         number = normalise(raw)
     except InvalidNumber as exc:
-        return f"“{escape(raw)}” is not an Australian mobile number ({exc}). Usage: `/mms {verb} 0412 345 678 [reason]`."
+        return (
+            f"“{escape(raw)}” is not an Australian mobile number ({exc}). Usage: `/mms {verb} 0412 345 678 [reason]`."
+        )
     if verb == "suppress":
         added = store.suppress(number, SOURCE_ADMIN, reason.strip(), actor)
-        return (f"{display_number(number)} is now suppressed: it will not be sent to again." if added
-                else f"{display_number(number)} was already suppressed.")
+        return (
+            f"{display_number(number)} is now suppressed: it will not be sent to again."
+            if added
+            else f"{display_number(number)} was already suppressed."
+        )
     try:
         check_unsuppress(store.suppression_entry(number), reason)
     except UnsuppressRefused as exc:
@@ -160,14 +187,19 @@ def admin_command(permissions: Permissions, actor: str, verb: str, argument: str
         if verb == "list":
             users = permissions.allowed_users(actor)
             admins = ", ".join(f"<@{u}>" for u in sorted(permissions.admins)) or "none"
-            listed = "\n".join(f"• <@{u['user_id']}> (added by <@{u['added_by']}>, {u['added_at'][:10]})" for u in users)
+            listed = "\n".join(
+                f"• <@{u['user_id']}> (added by <@{u['added_by']}>, {u['added_at'][:10]})" for u in users
+            )
             return f"*Admins:* {admins}\n*Allowed to send:*\n{listed or '• nobody yet'}"
         target = parse_user(argument)
         if target is None:
             if argument.strip().startswith("@"):
-                return (f"Slack sent “{escape(argument.strip())}” as plain text, not as a person. Type @ and pick them from the list "
-                        "(the app's manifest must have `should_escape: true` for /mms), or give their member id: "
-                        f"`/mms {verb} U01ABCDEF`.")
+                return (
+                    f"Slack sent “{escape(argument.strip())}” as plain text, not as a person. Type @ and pick them "
+                    "from the list "
+                    "(the app's manifest must have `should_escape: true` for /mms), or give their member id: "
+                    f"`/mms {verb} U01ABCDEF`."
+                )
             return f"Name one person: `/mms {verb} @someone`."
         if verb == "allow":
             added = permissions.allow(actor, target)

@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 20_000_000  # images: Slack's file_input takes files up to 10 MB
 _MAX_REDIRECTS = 5
-NO_FILES_READ = ("Slack sent its sign-in page instead of the file: the app lacks the files:read scope. "
-                 "An admin must add files:read to the app (see manifest.yml) and reinstall it.")
+NO_FILES_READ = (
+    "Slack sent its sign-in page instead of the file: the app lacks the files:read scope. "
+    "An admin must add files:read to the app (see manifest.yml) and reinstall it."
+)
 
 
 class FileDownloadError(Exception):
@@ -43,7 +45,9 @@ class SlackFileFetcher:
         parts = urlsplit(url)
         if parts.username or parts.password:
             return False
-        return (parts.scheme, parts.netloc) == self._api or (parts.scheme == "https" and _under(parts.hostname or "", "slack.com"))
+        return (parts.scheme, parts.netloc) == self._api or (
+            parts.scheme == "https" and _under(parts.hostname or "", "slack.com")
+        )
 
     def may_follow(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -63,15 +67,24 @@ class SlackFileFetcher:
                         if _is_sign_in(target):
                             raise FileDownloadError(NO_FILES_READ)
                         if not self.may_follow(target):
-                            log.warning("refused a file redirect to %s: not Slack", urlsplit(target).hostname or "an invalid address")
-                            raise FileDownloadError("Slack redirected the download away from Slack, so it was not followed.")
+                            log.warning(
+                                "refused a file redirect to %s: not Slack",
+                                urlsplit(target).hostname or "an invalid address",
+                            )
+                            raise FileDownloadError(
+                                "Slack redirected the download away from Slack, so it was not followed."
+                            )
                         url = target
                         continue
                     if response.status_code != 200:
-                        raise FileDownloadError(f"Slack would not give the file (HTTP {response.status_code}). Try attaching it again.")
+                        raise FileDownloadError(
+                            f"Slack would not give the file (HTTP {response.status_code}). Try attaching it again."
+                        )
                     content = _read_limited(response, max_bytes or MAX_DOWNLOAD_BYTES, budget)
                     head = content[:512].lstrip().lower()
-                    if "text/html" in response.headers.get("Content-Type", "") or head.startswith((b"<!doctype html", b"<html")):
+                    if "text/html" in response.headers.get("Content-Type", "") or head.startswith(
+                        (b"<!doctype html", b"<html")
+                    ):
                         raise FileDownloadError(NO_FILES_READ)
                     return content
             except httpx.HTTPError as exc:
@@ -84,13 +97,19 @@ def _is_sign_in(url: str) -> bool:
     """``https://<workspace>.slack.com/?redir=…``: the sign-in page, where a file Slack won't give us points."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    return _under(host, "slack.com") and not host.startswith("files") and (parts.path in ("", "/") or "redir=" in parts.query)
+    return (
+        _under(host, "slack.com")
+        and not host.startswith("files")
+        and (parts.path in ("", "/") or "redir=" in parts.query)
+    )
 
 
 def _read_limited(response: httpx.Response, limit: int, budget: Budget = UNLIMITED) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise FileDownloadError(f"The file is too large ({int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB).")
+        raise FileDownloadError(
+            f"The file is too large ({int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)."
+        )
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         budget.check()

@@ -50,13 +50,25 @@ def home_view(services, user: str) -> dict:
     store, permissions = services.store, services.permissions
     blocks: list[dict] = [{"type": "header", "text": plain("MMS")}]
     if permissions.can_send(user):
-        blocks.append({"type": "actions", "block_id": "home_actions", "elements": [
-            {"type": "button", "action_id": ACTION_OPEN_FORM, "style": "primary", "text": plain("Send MMS")}]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "home_actions",
+                "elements": [
+                    {"type": "button", "action_id": ACTION_OPEN_FORM, "style": "primary", "text": plain("Send MMS")}
+                ],
+            }
+        )
     else:
         blocks.append(section(refusal(NOT_ON_THE_LIST, user, permissions.admins)))
     balance = read_balance(services.gateway, services.settings.dry_run)
-    blocks.append(section(f"*MMS balance:* {balance.credits:,g} credits" if balance.credits is not None
-                          else f"*MMS balance:* unknown ({balance.error})"))
+    blocks.append(
+        section(
+            f"*MMS balance:* {balance.credits:,g} credits"
+            if balance.credits is not None
+            else f"*MMS balance:* unknown ({balance.error})"
+        )
+    )
     sends = store.recent_sends(user, RECENT + 1)
     lines = [history_line(send) for send in sends[:RECENT]]
     more = "\n…and earlier ones: `/mms history`" if len(sends) > RECENT else ""

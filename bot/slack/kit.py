@@ -63,11 +63,11 @@ def split_sections(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
         head = text[:limit]
         newline = head.rfind("\n")
         if newline > limit // 2:
-            head = head[:newline + 1]
+            head = head[: newline + 1]
         elif entity := _ENTITY_TAIL.search(head):
-            head = head[:entity.start()]
+            head = head[: entity.start()]
         pieces.append(head)
-        text = text[len(head):]
+        text = text[len(head) :]
     return pieces + [text] if text or not pieces else pieces
 
 

@@ -31,10 +31,17 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sending.summary import progress, summarise
-from bot.slack.blocks import channel_message, notice, reply_message, thread_summary, write_results_csv, write_suppression_csv
-from bot.slack.kit import MAX_SECTION_TEXT, cut
 from bot.sending.records import SendRecord
+from bot.sending.summary import progress, summarise
+from bot.slack.blocks import (
+    channel_message,
+    notice,
+    reply_message,
+    thread_summary,
+    write_results_csv,
+    write_suppression_csv,
+)
+from bot.slack.kit import MAX_SECTION_TEXT, cut
 from bot.store import Report, Store
 
 log = logging.getLogger(__name__)
@@ -142,7 +149,9 @@ class SlackReporter:
                 continue
             try:
                 self._deliver_all(reports)
-            except Exception:  # the store refused to record a delivery (a full disk): the claims lapse, and it is redone
+            except (
+                Exception
+            ):  # the store refused to record a delivery (a full disk): the claims lapse, and it is redone
                 log.exception("could not record what was delivered to Slack; trying again")
                 self._stopping.wait(2.0)
 
@@ -153,22 +162,30 @@ class SlackReporter:
                 self._deliver(report)
             except Later as later:
                 delay = later.delay(report.attempts)
-                log.info("report %s of send %s not delivered yet (%s); again in %.0f s",
-                         report.kind, report.send_id, later.error, delay)
+                log.info(
+                    "report %s of send %s not delivered yet (%s); again in %.0f s",
+                    report.kind,
+                    report.send_id,
+                    later.error,
+                    delay,
+                )
                 for rest in reports[index:]:
                     self._store.report_retry(rest.id, delay, later.error)
                 return
             except AuthFailed as exc:
                 self.auth_error = str(exc)
-                log.error("Slack refused the bot token (%s): check SLACK_BOT_TOKEN (reinstall the app if it was revoked) "
-                          "and restart; the bot's reports wait until then", exc)
+                log.error(
+                    "Slack refused the bot token (%s): check SLACK_BOT_TOKEN (reinstall the app if it was revoked) "
+                    "and restart; the bot's reports wait until then",
+                    exc,
+                )
                 for rest in reports[index:]:
                     self._store.report_retry(rest.id, 0.0, str(exc))
                 return
             except Exception as exc:
                 log.exception("report %s of send %s failed", report.kind, report.send_id)
                 self._store.report_retry(report.id, _backoff(report.attempts), f"{type(exc).__name__}: {exc}")
-                for rest in reports[index + 1:]:
+                for rest in reports[index + 1 :]:
                     self._store.report_retry(rest.id, _backoff(report.attempts), "waiting for an earlier report")
                 return
             self._store.report_done(report.id)
@@ -184,8 +201,9 @@ class SlackReporter:
             self._ensure_posted(send)
         elif report.kind == "image":
             send = self._ensure_posted(send)
-            self._upload_into_thread(send, lambda s: self._store.get_media(s.id), send.media_name or "image.jpg",
-                                     "The image as it was sent")
+            self._upload_into_thread(
+                send, lambda s: self._store.get_media(s.id), send.media_name or "image.jpg", "The image as it was sent"
+            )
         elif report.kind == "progress":
             if send.state == "open":
                 self._update(self._ensure_posted(send))
@@ -228,16 +246,30 @@ class SlackReporter:
             try:
                 self._call("chat_postMessage", channel=channel, text=text, blocks=blocks)
             except Refused as refused:
-                log.error("Slack refused a %s for %s (%s); check MMS_REPLIES_CHANNEL and invite the bot there", report.kind, channel, refused.error)
+                log.error(
+                    "Slack refused a %s for %s (%s); check MMS_REPLIES_CHANNEL and invite the bot there",
+                    report.kind,
+                    channel,
+                    refused.error,
+                )
 
     def _send_csv(self, user_id: str, send_id: int) -> None:
-        self._with_csv(lambda out: write_results_csv(self._store.iter_recipients(send_id), out),
-                       lambda path: self._share(self._upload(path, f"mms-send-{send_id}-results.csv"), f"Send {send_id}: every number",
-                                                self._dm(user_id)))
+        self._with_csv(
+            lambda out: write_results_csv(self._store.iter_recipients(send_id), out),
+            lambda path: self._share(
+                self._upload(path, f"mms-send-{send_id}-results.csv"),
+                f"Send {send_id}: every number",
+                self._dm(user_id),
+            ),
+        )
 
     def _suppression_csv(self, user_id: str) -> None:
-        self._with_csv(lambda out: write_suppression_csv(self._store.iter_suppressions(), out),
-                       lambda path: self._share(self._upload(path, "mms-suppression-list.csv"), "Every suppressed number", self._dm(user_id)))
+        self._with_csv(
+            lambda out: write_suppression_csv(self._store.iter_suppressions(), out),
+            lambda path: self._share(
+                self._upload(path, "mms-suppression-list.csv"), "Every suppressed number", self._dm(user_id)
+            ),
+        )
 
     @staticmethod
     def _with_csv(write: Callable[[IO[str]], object], upload: Callable[[str], None]) -> None:
@@ -277,7 +309,9 @@ class SlackReporter:
     def _update(self, send: SendRecord) -> SendRecord:
         text, blocks = channel_message(progress(self._store, send.id), send.report_note)
         try:
-            self._call_with_images(send, "chat_update", channel=send.report_channel, ts=send.report_ts, text=text, blocks=blocks)
+            self._call_with_images(
+                send, "chat_update", channel=send.report_channel, ts=send.report_ts, text=text, blocks=blocks
+            )
             return send
         except Refused as refused:
             return self._carry_on(send, refused)
@@ -300,12 +334,26 @@ class SlackReporter:
 
     def _in_thread(self, send: SendRecord, text: str, blocks: list[dict]) -> None:
         try:
-            self._call_with_images(send, "chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
+            self._call_with_images(
+                send,
+                "chat_postMessage",
+                channel=send.report_channel,
+                thread_ts=send.report_ts,
+                text=text,
+                blocks=blocks,
+            )
         except Refused as refused:
             if refused.error not in GONE_ERRORS | DM_ERRORS:
                 raise
             send = self._carry_on(send, refused)
-            self._call_with_images(send, "chat_postMessage", channel=send.report_channel, thread_ts=send.report_ts, text=text, blocks=blocks)
+            self._call_with_images(
+                send,
+                "chat_postMessage",
+                channel=send.report_channel,
+                thread_ts=send.report_ts,
+                text=text,
+                blocks=blocks,
+            )
 
     def _post(self, send: SendRecord, channel: str, text: str, blocks: list[dict]) -> str:
         return self._call_with_images(send, "chat_postMessage", channel=channel, text=text, blocks=blocks)["ts"]
@@ -317,13 +365,20 @@ class SlackReporter:
             return self._call(method, **kwargs)
         except Refused as refused:
             if refused.about_images:
-                log.warning("Slack refused the image of send %d (%s); showing the message without it", send.id, refused.details)
+                log.warning(
+                    "Slack refused the image of send %d (%s); showing the message without it", send.id, refused.details
+                )
                 self._store.images_refused(send.id)
                 kwargs["blocks"] = [b for b in kwargs["blocks"] if b.get("type") != "image"]
                 return self._call(method, **kwargs)
             if refused.error not in MALFORMED_ERRORS:
                 raise
-            log.error("Slack refused the message of send %d (%s: %s); sending it as plain text", send.id, refused.error, refused.details)
+            log.error(
+                "Slack refused the message of send %d (%s: %s); sending it as plain text",
+                send.id,
+                refused.error,
+                refused.details,
+            )
             kwargs.pop("blocks", None)
             kwargs["text"] = cut(kwargs.get("text", ""), MAX_SECTION_TEXT)
             return self._call(method, **kwargs)
@@ -334,11 +389,16 @@ class SlackReporter:
         return self._dm_channels[user_id]
 
     def _upload_csv(self, send: SendRecord) -> None:
-        self._with_csv(lambda out: write_results_csv(self._store.iter_recipients(send.id), out),
-                       lambda path: self._upload_into_thread(send, lambda s: path, f"mms-send-{send.id}-results.csv",
-                                                             "Every number and what happened to it"))
+        self._with_csv(
+            lambda out: write_results_csv(self._store.iter_recipients(send.id), out),
+            lambda path: self._upload_into_thread(
+                send, lambda s: path, f"mms-send-{send.id}-results.csv", "Every number and what happened to it"
+            ),
+        )
 
-    def _upload_into_thread(self, send: SendRecord, content: Callable[[SendRecord], bytes | str | None], filename: str, title: str) -> None:
+    def _upload_into_thread(
+        self, send: SendRecord, content: Callable[[SendRecord], bytes | str | None], filename: str, title: str
+    ) -> None:
         body = content(send)
         if body is None:
             return
@@ -349,7 +409,9 @@ class SlackReporter:
             if refused.error not in GONE_ERRORS | DM_ERRORS:
                 raise
             send = self._carry_on(send, refused)
-            self._share(file_id, title, send.report_channel, send.report_ts)  # the bytes are up already: only where changes
+            self._share(
+                file_id, title, send.report_channel, send.report_ts
+            )  # the bytes are up already: only where changes
 
     def _upload(self, body: bytes | str, filename: str) -> str:
         """Slack's upload, steps one and two; the bytes are streamed from a file (a path) or memory, never doubled."""
@@ -358,7 +420,9 @@ class SlackReporter:
         try:
             if isinstance(body, str):
                 with open(body, "rb") as stream:
-                    response = self._upload_http.post(ticket["upload_url"], content=stream, headers={"Content-Length": str(length)})
+                    response = self._upload_http.post(
+                        ticket["upload_url"], content=stream, headers={"Content-Length": str(length)}
+                    )
             else:
                 response = self._upload_http.post(ticket["upload_url"], content=body)
         except httpx.HTTPError as exc:
@@ -388,7 +452,9 @@ class SlackReporter:
                 raise Later(error) from None
             if error in AUTH_ERRORS:
                 raise AuthFailed(error) from None
-            details = list(response.get("errors") or []) + list((response.get("response_metadata") or {}).get("messages") or [])
+            details = list(response.get("errors") or []) + list(
+                (response.get("response_metadata") or {}).get("messages") or []
+            )
             raise Refused(error, [str(d) for d in details]) from None
         except (URLError, TimeoutError, ConnectionError, OSError) as exc:
             self._on_error(name, type(exc).__name__)
@@ -410,8 +476,13 @@ def _backoff(attempts: int) -> float:
 def why_dm(error: str, channel: str, moved: bool = False) -> str:
     lead = ":information_source: "
     if error in ("not_in_channel", "channel_not_found"):
-        return (f"{lead}I couldn't post in <#{channel}> because I'm not a member of it (private channels need an invitation). "
-                "Invite me with `/invite @mms-bot` in that channel; until then, results come here.")
+        return (
+            f"{lead}I couldn't post in <#{channel}> because I'm not a member of it (private channels need an "
+            "invitation). "
+            "Invite me with `/invite @mms-bot` in that channel; until then, results come here."
+        )
     if error == "is_archived":
-        return f"{lead}<#{channel}> {'was archived during this send' if moved else 'is archived'}, so results come here."
+        return (
+            f"{lead}<#{channel}> {'was archived during this send' if moved else 'is archived'}, so results come here."
+        )
     return f"{lead}I couldn't post in <#{channel}> (Slack said `{error}`), so results come here."

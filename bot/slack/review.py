@@ -15,13 +15,13 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
 from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
-from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
 from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
+from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
 from bot.slack.views import (
@@ -39,8 +39,10 @@ log = logging.getLogger(__name__)
 
 DRAFT_LIFETIME = timedelta(hours=1)
 NOT_ALLOWED = "You can no longer send MMS: an admin removed you from the list."
-CANNOT_RECORD = ("The bot cannot record {what} now (its database refuses writes; its operators can see why in its log "
-                 "and its health check), so nothing was sent. Try again in a few minutes.")
+CANNOT_RECORD = (
+    "The bot cannot record {what} now (its database refuses writes; its operators can see why in its log "
+    "and its health check), so nothing was sent. Try again in a few minutes."
+)
 
 
 def register(app) -> None:
@@ -67,8 +69,14 @@ def form_submitted(ack, body, context) -> None:
         return
     draft_id = uuid.uuid4().hex
     try:
-        services.store.create_draft(draft_id, user, checked.channel_id, form=form_record(checked), owner=services.checker.owner,
-                                    lease=services.checker.lease)
+        services.store.create_draft(
+            draft_id,
+            user,
+            checked.channel_id,
+            form=form_record(checked),
+            owner=services.checker.owner,
+            lease=services.checker.lease,
+        )
     except Exception:
         log.exception("could not record a draft")
         ack(response_action="errors", errors={"message": CANNOT_RECORD.format(what="this form")})
@@ -84,18 +92,30 @@ def review_submitted(ack, body, context) -> None:
     draft_id = _draft_id(body["view"])
     draft = services.store.get_draft(draft_id) if draft_id else None
     if draft is None or draft["user_id"] != user or _expired(draft):
-        ack(response_action="update", view=notice_view(
-            "Review expired", "This review is no longer open (reviews last an hour), so nothing was sent. "
-            "Run `/mms` again to send."))
+        ack(
+            response_action="update",
+            view=notice_view(
+                "Review expired",
+                "This review is no longer open (reviews last an hour), so nothing was sent. Run `/mms` again to send.",
+            ),
+        )
         return
     if not services.permissions.can_send(user):
-        ack(response_action="update", view=notice_view("Not sent", refusal(NOT_ALLOWED + " Nothing was sent.", user, services.permissions.admins)))
+        ack(
+            response_action="update",
+            view=notice_view(
+                "Not sent", refusal(NOT_ALLOWED + " Nothing was sent.", user, services.permissions.admins)
+            ),
+        )
         return
     if draft["state"] == "sent":
         ack(response_action="clear")  # submitted twice (double click, or Slack retrying): sent once already
         return
     if draft["state"] != "ready":
-        ack(response_action="update", view=notice_view("Not sent", "This review was not complete, so nothing was sent. Run `/mms` again."))
+        ack(
+            response_action="update",
+            view=notice_view("Not sent", "This review was not complete, so nothing was sent. Run `/mms` again."),
+        )
         return
     request = request_from_draft(draft_id, user, draft["channel_id"], draft["review"], draft["numbers"], draft["media"])
     try:
@@ -122,9 +142,22 @@ class ReviewChecker:
 
     MAX_CHECKS = 3  # a form whose check stopped its process this often is not tried again
 
-    def __init__(self, client, store, fetcher, *, checks, owner: str, lease: float, check_seconds: float = 20.0,
-                 files_at_once: int = 2, stopping: threading.Event | None = None, on_report_due=lambda: None,
-                 workers: int = 4, view_wait: float = 10.0) -> None:
+    def __init__(
+        self,
+        client,
+        store,
+        fetcher,
+        *,
+        checks,
+        owner: str,
+        lease: float,
+        check_seconds: float = 20.0,
+        files_at_once: int = 2,
+        stopping: threading.Event | None = None,
+        on_report_due=lambda: None,
+        workers: int = 4,
+        view_wait: float = 10.0,
+    ) -> None:
         self._client = client
         self._store = store
         self._fetcher = fetcher
@@ -150,7 +183,9 @@ class ReviewChecker:
         try:
             released = self._store.release_drafts(self.owner)
         except Exception:
-            log.exception("could not hand over the checks in progress; other processes take them when their leases run out")
+            log.exception(
+                "could not hand over the checks in progress; other processes take them when their leases run out"
+            )
             return
         if released:
             log.info("%d check(s) in progress handed over to the next process", released)
@@ -163,11 +198,16 @@ class ReviewChecker:
         if self._stopping.is_set():
             return
         for draft in self._store.claim_stranded_drafts(self.owner, self.lease, DRAFT_LIFETIME.total_seconds()):
-            log.info("draft %s: its check was left by a process that stopped; checking it again (attempt %d)",
-                     draft["id"], draft["checks"])
+            log.info(
+                "draft %s: its check was left by a process that stopped; checking it again (attempt %d)",
+                draft["id"],
+                draft["checks"],
+            )
             if draft["checks"] > self.MAX_CHECKS:
-                problems = {"message": f"This form could not be checked: the bot stopped {self.MAX_CHECKS} times while "
-                                       "checking it. Press Back, check the attached files, and try again."}
+                problems = {
+                    "message": f"This form could not be checked: the bot stopped {self.MAX_CHECKS} times while "
+                    "checking it. Press Back, check the attached files, and try again."
+                }
                 self._store.draft_has_problems(draft["id"], problems)
                 self._show(draft["id"], problems_view(draft["id"], problems), draft["user_id"])
                 continue
@@ -202,7 +242,10 @@ class ReviewChecker:
             return
         except Exception:
             log.exception("checking draft %s failed", draft_id)
-            problems = {"message": "Something went wrong while checking this form (an error in the bot, now logged). Press Back and try again."}
+            problems = {
+                "message": "Something went wrong while checking this form (an error in the bot, now logged). "
+                "Press Back and try again."
+            }
             self._store.draft_has_problems(draft_id, problems)  # not left "checking", to be taken up again
             self._show(draft_id, problems_view(draft_id, problems), person)
             return
@@ -225,8 +268,10 @@ class ReviewChecker:
             except FileDownloadError as exc:
                 problems[field] = str(exc)
             except OutOfTime as exc:
-                problems[field] = (f"Downloading {ref.name} from Slack took longer than the {exc.seconds:g} seconds a check may "
-                                   "take, so it was stopped. Try again; if it happens again, attach a smaller file.")
+                problems[field] = (
+                    f"Downloading {ref.name} from Slack took longer than the {exc.seconds:g} seconds a check may "
+                    "take, so it was stopped. Try again; if it happens again, attach a smaller file."
+                )
         return uploads, problems
 
     def _file_url(self, ref: FileRef) -> str:
@@ -263,15 +308,17 @@ class ReviewChecker:
             delay = min(delay * 2, 1.0)
 
     def _tell(self, person: str, draft_id: str) -> None:
-        text = (":information_source: The bot restarted while it was checking your MMS form, and the form was closed "
-                "meanwhile, so its review could not be shown. Nothing was sent. Run `/mms` again to send it.")
+        text = (
+            ":information_source: The bot restarted while it was checking your MMS form, and the form was closed "
+            "meanwhile, so its review could not be shown. Nothing was sent. Run `/mms` again to send it."
+        )
         self._store.report_due(f"check:{draft_id}", None, "notice", {"user_id": person, "text": text})
         self._on_report_due()
 
 
 def _expired(draft: dict) -> bool:
     """A draft older than its lifetime is gone, whether or not the hourly sweep has deleted it yet."""
-    return datetime.fromisoformat(draft["created_at"]) < datetime.now(timezone.utc) - DRAFT_LIFETIME
+    return datetime.fromisoformat(draft["created_at"]) < datetime.now(UTC) - DRAFT_LIFETIME
 
 
 def expire_drafts(store) -> int:
@@ -285,9 +332,14 @@ def expire_drafts(store) -> int:
 def form_input(view: dict, user: str) -> FormInput:
     values = _object((view.get("state") or {}).get("values") if isinstance(view.get("state"), dict) else None)
     return FormInput(
-        user_id=user, channel_id=_channel_of(view, user), message=_text(values, "message"), sender=_text(values, "sender"),
-        gif_url=_text(values, "gif"), contacts_text=_text(values, "contacts"),
-        contacts_file=_file(values, "contacts_file"), media=_file(values, "media"),
+        user_id=user,
+        channel_id=_channel_of(view, user),
+        message=_text(values, "message"),
+        sender=_text(values, "sender"),
+        gif_url=_text(values, "gif"),
+        contacts_text=_text(values, "contacts"),
+        contacts_file=_file(values, "contacts_file"),
+        media=_file(values, "media"),
     )
 
 
@@ -310,7 +362,9 @@ def _file(values: dict, block_id: str) -> FileRef | None:
         return None
     info = files[0]
     url = info.get("url_private_download") or info.get("url_private")
-    return FileRef(id=str(info.get("id") or ""), name=str(info.get("name") or "upload"), url=url if isinstance(url, str) else None)
+    return FileRef(
+        id=str(info.get("id") or ""), name=str(info.get("name") or "upload"), url=url if isinstance(url, str) else None
+    )
 
 
 def _metadata(view: dict) -> dict:
@@ -327,7 +381,9 @@ _CHANNEL = re.compile(r"^[CDG][A-Z0-9]+$")
 
 def _channel_of(view: dict, user: str) -> str:
     channel = _metadata(view).get("channel_id")
-    return channel if isinstance(channel, str) and _CHANNEL.match(channel) else user  # none recorded: report to the person
+    return (
+        channel if isinstance(channel, str) and _CHANNEL.match(channel) else user
+    )  # none recorded: report to the person
 
 
 def _draft_id(view: dict) -> str | None:

@@ -9,7 +9,17 @@ from __future__ import annotations
 import json
 
 from bot.sending.review import ACCOUNT, Review
-from bot.slack.kit import MAX_PLAIN_TITLE, MAX_VIEW_BLOCKS, context, count, cut, display_number, escape, plain, quote, section
+from bot.slack.kit import (
+    MAX_PLAIN_TITLE,
+    MAX_VIEW_BLOCKS,
+    context,
+    count,
+    display_number,
+    escape,
+    plain,
+    quote,
+    section,
+)
 
 CALLBACK_SEND = "mms_send"
 CALLBACK_REVIEW = "mms_review"
@@ -18,13 +28,24 @@ VALUE = "value"  # action_id of every input element: the block_id says which fie
 EXAMPLES = 5  # refused entries shown on the review; all of them go to the thread and CSV after sending
 
 FIELD_LABELS = {
-    "sender": "Sender ID", "message": "Message", "media": "Image", "gif": "GIF link",
-    "contacts": "Mobile numbers", "contacts_file": "Numbers from a file", ACCOUNT: "Cellcast account",
+    "sender": "Sender ID",
+    "message": "Message",
+    "media": "Image",
+    "gif": "GIF link",
+    "contacts": "Mobile numbers",
+    "contacts_file": "Numbers from a file",
+    ACCOUNT: "Cellcast account",
 }
 
 
 def _input(block_id: str, label: str, element: dict, *, optional: bool = True, hint: str | None = None) -> dict:
-    block = {"type": "input", "block_id": block_id, "label": plain(label), "optional": optional, "element": {"action_id": VALUE, **element}}
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "optional": optional,
+        "element": {"action_id": VALUE, **element},
+    }
     if hint:
         block["hint"] = plain(hint)
     return block
@@ -39,17 +60,39 @@ def send_form(channel_id: str) -> dict:
         "close": plain("Cancel"),
         "private_metadata": json.dumps({"channel_id": channel_id}),
         "blocks": [
-            _input("sender", "Sender ID", {"type": "plain_text_input", "max_length": 16},
-                   hint="Optional. Letters, digits, spaces and dashes: up to 11 characters, or 16 digits. Blank uses the default."),
-            _input("message", "Message", {"type": "plain_text_input", "multiline": True, "max_length": 3000}, optional=False),
-            _input("media", "Image", {"type": "file_input", "filetypes": ["jpg", "jpeg", "png"], "max_files": 1},
-                   hint="Optional JPG or PNG. Images over 230 KB are shrunk to fit."),
+            _input(
+                "sender",
+                "Sender ID",
+                {"type": "plain_text_input", "max_length": 16},
+                hint="Optional. Letters, digits, spaces and dashes: up to 11 characters, or 16 digits. "
+                "Blank uses the default.",
+            ),
+            _input(
+                "message",
+                "Message",
+                {"type": "plain_text_input", "multiline": True, "max_length": 3000},
+                optional=False,
+            ),
+            _input(
+                "media",
+                "Image",
+                {"type": "file_input", "filetypes": ["jpg", "jpeg", "png"], "max_files": 1},
+                hint="Optional JPG or PNG. Images over 230 KB are shrunk to fit.",
+            ),
             _input("gif", "GIF link", {"type": "url_text_input"}, hint="Optional https link ending in .gif."),
-            _input("contacts", "Mobile numbers", {"type": "plain_text_input", "multiline": True, "max_length": 3000},
-                   hint="Australian mobiles separated by commas, spaces or new lines, e.g. 0400 000 000 or +61400000000."),
-            _input("contacts_file", "Numbers from a file",
-                   {"type": "file_input", "filetypes": ["csv", "txt", "xlsx", "xls"], "max_files": 1},
-                   hint="Optional CSV, TXT or Excel (.xlsx). The column headed Mobile (or Phone) is used. Combined with the numbers above."),
+            _input(
+                "contacts",
+                "Mobile numbers",
+                {"type": "plain_text_input", "multiline": True, "max_length": 3000},
+                hint="Australian mobiles separated by commas, spaces or new lines, e.g. 0400 000 000 or +61400000000.",
+            ),
+            _input(
+                "contacts_file",
+                "Numbers from a file",
+                {"type": "file_input", "filetypes": ["csv", "txt", "xlsx", "xls"], "max_files": 1},
+                hint="Optional CSV, TXT or Excel (.xlsx). The column headed Mobile (or Phone) is used. "
+                "Combined with the numbers above.",
+            ),
         ],
     }
 
@@ -75,15 +118,25 @@ def _stacked(draft_id: str, callback_id: str, blocks: list[dict], submit: str | 
 
 def checking_view(draft_id: str) -> dict:
     """Shown at once, without a submit button: nothing can be sent until the checks are done."""
-    return _stacked(draft_id, CALLBACK_REVIEW, [
-        section(":hourglass_flowing_sand: *Checking…* Reading the numbers and the image, and the account's balance."),
-        context("This takes a few seconds for a large list. Nothing is sent until you confirm on the next screen."),
-    ])
+    return _stacked(
+        draft_id,
+        CALLBACK_REVIEW,
+        [
+            section(
+                ":hourglass_flowing_sand: *Checking…* Reading the numbers and the image, and the account's balance."
+            ),
+            context("This takes a few seconds for a large list. Nothing is sent until you confirm on the next screen."),
+        ],
+    )
 
 
 def problems_view(draft_id: str, problems: dict[str, str]) -> dict:
-    blocks = [section(":warning: *Some things need fixing before this can be sent.* Press *Back* to return to the form; "
-                      "everything you entered is still there.")]
+    blocks = [
+        section(
+            ":warning: *Some things need fixing before this can be sent.* Press *Back* to return to the form; "
+            "everything you entered is still there."
+        )
+    ]
     for field, message in problems.items():
         label = FIELD_LABELS.get(field, field)
         blocks.append(section(f"*{escape(label)}:* {escape(message)}", block_id=f"problem_{field}"))
@@ -99,9 +152,17 @@ def review_view(draft_id: str, review: Review) -> dict:
     left_out = _left_out(review)
     if left_out:
         blocks.append(section(left_out, block_id="left_out"))
-    blocks.append(section("*Message, exactly as it will be sent:*\n" + quote(review.message.replace("\r\n", "\n")), block_id="message"))
-    blocks.append(context(f"{len(review.message.replace(chr(13), '')):,} characters. Sender ID: "
-                          + (f"*{escape(review.sender)}*" if review.sender else "gateway default")))
+    blocks.append(
+        section(
+            "*Message, exactly as it will be sent:*\n" + quote(review.message.replace("\r\n", "\n")), block_id="message"
+        )
+    )
+    blocks.append(
+        context(
+            f"{len(review.message.replace(chr(13), '')):,} characters. Sender ID: "
+            + (f"*{escape(review.sender)}*" if review.sender else "gateway default")
+        )
+    )
     media_lines = []
     if review.media:
         how = f"re-encoded to fit: {escape(review.media.note)}" if review.media.reencoded else "sent as attached"
@@ -140,7 +201,9 @@ def _left_out(review: Review) -> str:
             where = f" ({rejected.where})" if rejected.where else ""
             lines.append(f"    ◦ “{escape(rejected.entry[:40])}”{where}: {escape(rejected.reason)}")
         if len(review.rejected) > EXAMPLES:
-            lines.append(f"    ◦ … and {len(review.rejected) - EXAMPLES:,} more, all listed in the thread after sending")
+            lines.append(
+                f"    ◦ … and {len(review.rejected) - EXAMPLES:,} more, all listed in the thread after sending"
+            )
     if review.duplicates:
         lines.append(f"• {count(review.duplicates, 'duplicate')} (each number gets one MMS)")
     if review.suppressed:

@@ -55,7 +55,9 @@ def database_url(value: str) -> str:
     return value if "://" in value else f"sqlite:///{value}"
 
 
-class Store(Instances, Allowlist, Drafts, Sends, Batches, Delivery, Outbox, Suppression, Replies, SyncState, Retention, RateLog):
+class Store(
+    Instances, Allowlist, Drafts, Sends, Batches, Delivery, Outbox, Suppression, Replies, SyncState, Retention, RateLog
+):
     """Every aggregate's operations over one engine (the aggregates are the modules beside this one)."""
 
     def __init__(self, url: str, *, clock: Clock | None = None, pool_size: int = 20) -> None:

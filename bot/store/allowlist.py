@@ -14,15 +14,22 @@ class Allowlist(Aggregate):
     def allow(self, user_id: str, actor: str, *, tx: Tx | None = None) -> bool:
         """Returns False when the user was already on the list (the attempt is still audited)."""
         with self._tx(tx) as tx:
-            added = tx.one("INSERT INTO allowlist (user_id, added_by, added_at) VALUES (:user, :actor, :at)"
-                           " ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
-                           {"user": user_id, "actor": actor, "at": tx.now_iso}) is not None
+            added = (
+                tx.one(
+                    "INSERT INTO allowlist (user_id, added_by, added_at) VALUES (:user, :actor, :at)"
+                    " ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
+                    {"user": user_id, "actor": actor, "at": tx.now_iso},
+                )
+                is not None
+            )
             self._audit(tx, "allow" if added else "allow (already listed)", user_id, actor)
         return added
 
     def revoke(self, user_id: str, actor: str, *, tx: Tx | None = None) -> bool:
         with self._tx(tx) as tx:
-            removed = tx.one("DELETE FROM allowlist WHERE user_id = :user RETURNING user_id", {"user": user_id}) is not None
+            removed = (
+                tx.one("DELETE FROM allowlist WHERE user_id = :user RETURNING user_id", {"user": user_id}) is not None
+            )
             self._audit(tx, "revoke" if removed else "revoke (not listed)", user_id, actor)
         return removed
 
@@ -36,5 +43,7 @@ class Allowlist(Aggregate):
 
     @staticmethod
     def _audit(tx: Tx, action: str, user_id: str, actor: str) -> None:
-        tx.execute("INSERT INTO allowlist_audit (action, user_id, actor, at) VALUES (:action, :user, :actor, :at)",
-                   {"action": action, "user": user_id, "actor": actor, "at": tx.now_iso})
+        tx.execute(
+            "INSERT INTO allowlist_audit (action, user_id, actor, at) VALUES (:action, :user, :actor, :at)",
+            {"action": action, "user": user_id, "actor": actor, "at": tx.now_iso},
+        )

@@ -8,7 +8,7 @@ clock of their own and move it instead of sleeping.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -37,4 +37,4 @@ class ManualClock:
 
 def iso(epoch: float) -> str:
     """The text form kept in the *_at columns: UTC, milliseconds, sortable as text."""
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")

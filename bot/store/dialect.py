@@ -21,7 +21,9 @@ class Dialect:
     skip_locked: str  # after a one-table sub-select that picks rows to claim (drafts)
     least: str  # the smaller of two values (SQLite's scalar MIN, PostgreSQL's LEAST)
     greatest: str
-    name_lock: str | None  # a lock on a name until commit, for a change with no row to lock yet (None: the write lock does)
+    name_lock: (
+        str | None
+    )  # a lock on a name until commit, for a change with no row to lock yet (None: the write lock does)
 
     def sql(self, query: str) -> str:
         return _pyformat(query) if self.name == "postgresql" else query

@@ -88,7 +88,7 @@ class Tx:
     def dicts(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict]:
         cursor = self.execute(query, params)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def stream(self, query: str, params: Mapping[str, Any] | None = None, size: int = 5000) -> Iterator[tuple]:
         """Rows a few thousand at a time (a million-row CSV never sits in memory)."""
@@ -206,8 +206,9 @@ class PostgresEngine(Engine):
         self.description = f"the PostgreSQL database {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._clock = clock
         self.database_errors = (psycopg.Error,)
-        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
-                                    open=False, name="mms-bot")
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, open=False, name="mms-bot"
+        )
         pool_log = logging.getLogger("psycopg.pool")
         was, pool_log.disabled = pool_log.disabled, True  # its warning per attempt: the error below says it once
         try:
@@ -221,9 +222,8 @@ class PostgresEngine(Engine):
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
         try:
-            with self._pool.connection() as conn:
-                with conn.transaction():
-                    yield Tx(conn, POSTGRESQL, self._clock, "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8")
+            with self._pool.connection() as conn, conn.transaction():
+                yield Tx(conn, POSTGRESQL, self._clock, "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8")
         except BaseException as exc:
             self._noted(write, exc)
             raise
@@ -256,9 +256,11 @@ def _wal(conn: sqlite3.Connection) -> None:
 
 
 def _touch_health(tx: Tx) -> None:
-    tx.execute("INSERT INTO instances (id, pid, host, started_at, seen_at) VALUES (:id, 0, '', :at, :now)"
-               " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at",
-               {"id": HEALTH_ROW, "at": tx.now_iso, "now": tx.now})
+    tx.execute(
+        "INSERT INTO instances (id, pid, host, started_at, seen_at) VALUES (:id, 0, '', :at, :now)"
+        " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, seen_at = excluded.seen_at",
+        {"id": HEALTH_ROW, "at": tx.now_iso, "now": tx.now},
+    )
 
 
 _CONTENTION = {"SerializationFailure", "DeadlockDetected", "LockNotAvailable", "QueryCanceled"}
@@ -280,7 +282,7 @@ def open_engine(url: str, clock: Clock | None = None, pool_size: int = 20) -> En
     if scheme in ("postgresql", "postgres"):
         return PostgresEngine(url, clock, pool_size)
     if scheme == "sqlite":
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
             raise StoreError(f"DATABASE_URL {url!r}: a SQLite URL names a file, as in sqlite:///mms-bot.db")
         return SqliteEngine(path, clock)

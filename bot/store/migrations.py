@@ -17,73 +17,22 @@ import logging
 from collections.abc import Callable
 
 from bot.store.engine import Engine, Tx
+from bot.store.schema import BASELINE, BASELINE_INDEXES
 
 log = logging.getLogger(__name__)
-
-OUTCOME_COLUMNS = ("queued", "invalid", "rejected", "unsubscribed", "suppressed", "unconfirmed", "failed", "unknown", "expired")
-
-# table → (columns as (name, kind, extra)), kinds as in Dialect.types; "id" is the numbered primary key.
-BASELINE: dict[str, list[tuple[str, str, str]]] = {
-    "instances": [("id", "text", "PRIMARY KEY"), ("pid", "int", ""), ("host", "text", ""), ("started_at", "text", ""),
-                  ("seen_at", "real", "")],
-    "allowlist": [("user_id", "text", "PRIMARY KEY"), ("added_by", "text", ""), ("added_at", "text", "")],
-    "allowlist_audit": [("id", "id", ""), ("action", "text", ""), ("user_id", "text", ""), ("actor", "text", ""), ("at", "text", "")],
-    "drafts": [("id", "text", "PRIMARY KEY"), ("user_id", "text", "NOT NULL"), ("channel_id", "text", "NOT NULL"),
-               ("state", "text", "NOT NULL"), ("created_at", "text", "NOT NULL"), ("review", "text", ""), ("numbers", "text", ""),
-               ("media", "blob", ""), ("problems", "text", "")],
-    "sends": [
-        ("id", "id", ""), ("view_id", "text", "NOT NULL"), ("user_id", "text", "NOT NULL"), ("channel_id", "text", "NOT NULL"),
-        ("message", "text", "NOT NULL"), ("sender", "text", ""), ("gif_url", "text", ""), ("media", "blob", ""),
-        ("media_name", "text", ""), ("media_type", "text", ""), ("media_digest", "text", ""), ("media_note", "text", "DEFAULT ''"),
-        ("media_ref", "text", ""), ("rejected", "text", ""), ("duplicates", "int", "DEFAULT 0"), ("total_contacts", "int", ""),
-        ("state", "text", "NOT NULL DEFAULT 'open'"), ("report_channel", "text", ""), ("report_ts", "text", ""),
-        ("report_note", "text", "DEFAULT ''"), ("resumed", "int", "DEFAULT 0"), ("created_at", "text", ""), ("finished_at", "text", ""),
-        ("resend_of", "int", ""), ("dry_run", "int", "DEFAULT 0"), ("batches_total", "int", "DEFAULT 0"),
-        ("batches_done", "int", "DEFAULT 0"), ("turn", "int", "DEFAULT 0"), ("active_at", "real", ""), ("images_ok", "int", "DEFAULT 1"),
-        ("reported_at", "text", ""), ("purged_at", "text", ""), ("stop_kind", "text", ""), ("stop_message", "text", ""),
-        ("review_suppressed", "int", "DEFAULT 0"), ("worked_by", "text", ""), ("report_hold_until", "real", ""),
-        ("n_delivered", "int", ""), ("n_undelivered", "int", ""), ("delivery_done_at", "text", ""),
-        *[(f"n_{outcome}", "int", "DEFAULT 0") for outcome in OUTCOME_COLUMNS],
-    ],
-    "batches": [("id", "id", ""), ("send_id", "int", "NOT NULL REFERENCES sends(id)"), ("seq", "int", "NOT NULL"),
-                ("state", "text", "NOT NULL"), ("contacts", "text", "NOT NULL"), ("error_kind", "text", ""),
-                ("error_message", "text", ""), ("queued", "text", ""), ("invalid", "text", ""), ("unsubscribed", "text", ""),
-                ("response_summary", "text", ""), ("started_at", "text", ""), ("finished_at", "text", ""), ("owner", "text", ""),
-                ("lease_until", "real", ""), ("attempts", "int", "DEFAULT 0")],
-    "recipients": [("id", "id", ""), ("send_id", "int", "NOT NULL"), ("batch_id", "int", ""), ("number", "text", "NOT NULL"),
-                   ("outcome", "text", "NOT NULL"), ("reason", "text", ""), ("message_id", "text", ""), ("delivery", "text", ""),
-                   ("delivery_at", "text", "")],
-    "reports": [("id", "id", ""), ("key", "text", "NOT NULL"), ("send_id", "int", ""), ("kind", "text", "NOT NULL"),
-                ("payload", "text", ""), ("created_at", "text", ""), ("due_at", "real", "NOT NULL"), ("attempts", "int", "DEFAULT 0"),
-                ("last_error", "text", ""), ("owner", "text", ""), ("lease_until", "real", ""), ("done_at", "real", ""),
-                ("delivered_at", "real", "")],
-    "suppression": [("number", "text", "PRIMARY KEY"), ("source", "text", ""), ("reason", "text", ""), ("added_by", "text", ""),
-                    ("added_at", "text", "")],
-    "suppression_audit": [("id", "id", ""), ("action", "text", ""), ("number", "text", ""), ("source", "text", ""),
-                          ("reason", "text", ""), ("actor", "text", ""), ("at", "text", "")],
-    "replies": [("id", "id", ""), ("key", "text", "NOT NULL"), ("number", "text", "NOT NULL"), ("body", "text", ""),
-                ("received_at", "text", ""), ("source", "text", ""), ("send_id", "int", ""), ("kind", "text", ""),
-                ("created_at", "text", "")],
-    "sync_state": [("name", "text", "PRIMARY KEY"), ("value", "text", ""), ("owner", "text", ""), ("lease_until", "real", ""),
-                   ("updated_at", "text", "")],
-}
-
-BASELINE_INDEXES = [  # (name, table, columns, unique) as sqlite-utils named them
-    ("idx_sends_view_id", "sends", "view_id", True), ("idx_sends_state_turn", "sends", "state, turn", False),
-    ("idx_batches_send_id_seq", "batches", "send_id, seq", True), ("idx_batches_state", "batches", "state", False),
-    ("idx_recipients_send_id_outcome", "recipients", "send_id, outcome", False),
-    ("idx_recipients_number", "recipients", "number", False), ("idx_recipients_message_id", "recipients", "message_id", False),
-    ("idx_reports_key", "reports", "key", True), ("idx_reports_done_at_due_at", "reports", "done_at, due_at", False),
-    ("idx_replies_key", "replies", "key", True), ("idx_replies_number_body", "replies", "number, body", False),
-]
 
 
 def table_columns(tx: Tx, table: str) -> set[str]:
     """The columns a table has now (none: it does not exist)."""
     if tx.dialect.name == "sqlite":
         return {row[1] for row in tx.all(f"PRAGMA table_info({table})")}
-    return set(tx.column("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
-                         " AND table_name = :table", {"table": table}))
+    return set(
+        tx.column(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = :table",
+            {"table": table},
+        )
+    )
 
 
 def _column_sql(tx: Tx, name: str, kind: str, extra: str) -> str:
@@ -104,7 +53,10 @@ def baseline(tx: Tx) -> None:
             continue
         for name, kind, extra in columns:  # a file made by an older version: add what it lacks
             if name not in present:
-                tx.execute(f"ALTER TABLE {table} ADD COLUMN {_column_sql(tx, name, kind, extra.replace('NOT NULL', '').strip())}")
+                tx.execute(
+                    f"ALTER TABLE {table} ADD COLUMN "
+                    f"{_column_sql(tx, name, kind, extra.replace('NOT NULL', '').strip())}"
+                )
     for index in BASELINE_INDEXES:
         _index(tx, *index)
 
@@ -116,14 +68,19 @@ def commit_ordered_suppression(tx: Tx) -> None:
     tx.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)")
     tx.execute("ALTER TABLE suppression_audit ADD COLUMN version BIGINT")
     tx.execute("UPDATE suppression_audit SET version = id")
-    tx.execute("INSERT INTO counters (name, value) VALUES ('suppression', (SELECT COALESCE(MAX(id), 0) FROM suppression_audit))")
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES ('suppression', (SELECT COALESCE(MAX(id), 0) FROM "
+        "suppression_audit))"
+    )
     _index(tx, "idx_suppression_audit_version", "suppression_audit", "version")
 
 
 def counters_never_null(tx: Tx) -> None:
     """Sends made before delivery counting had NULL counts, which a sync round then added to."""
-    tx.execute("UPDATE sends SET n_delivered = COALESCE(n_delivered, 0), n_undelivered = COALESCE(n_undelivered, 0)"
-               " WHERE n_delivered IS NULL OR n_undelivered IS NULL")
+    tx.execute(
+        "UPDATE sends SET n_delivered = COALESCE(n_delivered, 0), n_undelivered = COALESCE(n_undelivered, 0)"
+        " WHERE n_delivered IS NULL OR n_undelivered IS NULL"
+    )
 
 
 def indexes_for_large_tables(tx: Tx) -> None:
@@ -138,7 +95,9 @@ def indexes_for_large_tables(tx: Tx) -> None:
 
 def shared_rate_limit(tx: Tx) -> None:
     """The account's calls a second, one sliding log for every process (bot/store/rate.py)."""
-    tx.execute("CREATE TABLE rate_limits (name TEXT PRIMARY KEY, starts TEXT NOT NULL, sends_waiting_at DOUBLE PRECISION)")
+    tx.execute(
+        "CREATE TABLE rate_limits (name TEXT PRIMARY KEY, starts TEXT NOT NULL, sends_waiting_at DOUBLE PRECISION)"
+    )
     tx.execute("INSERT INTO rate_limits (name, starts) VALUES ('cellcast', '[]')")
 
 
@@ -170,14 +129,19 @@ def migrate(engine: Engine) -> list[str]:
     with engine.transaction() as tx:
         if tx.dialect.name == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(7245001)")  # several instances starting together: one applies
-        tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT "
+            "NOT NULL)"
+        )
         done = set(tx.column("SELECT id FROM schema_migrations"))
         for number, name, step in MIGRATIONS:
             if number in done:
                 continue
             step(tx)
-            tx.execute("INSERT INTO schema_migrations (id, name, applied_at) VALUES (:id, :name, :at)",
-                       {"id": number, "name": name, "at": tx.now_iso})
+            tx.execute(
+                "INSERT INTO schema_migrations (id, name, applied_at) VALUES (:id, :name, :at)",
+                {"id": number, "name": name, "at": tx.now_iso},
+            )
             applied.append(name)
     for name in applied:
         log.info("database migration applied: %s", name)

@@ -15,7 +15,18 @@ from datetime import datetime
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
 
-REPORT_KINDS = ("post", "image", "progress", "summary", "csv", "delivery", "notice", "reply", "suppression_csv", "send_csv")
+REPORT_KINDS = (
+    "post",
+    "image",
+    "progress",
+    "summary",
+    "csv",
+    "delivery",
+    "notice",
+    "reply",
+    "suppression_csv",
+    "send_csv",
+)
 
 
 @dataclass(frozen=True)
@@ -33,20 +44,27 @@ def due(tx: Tx, key: str, send_id: int | None, kind: str, delay: float = 0.0, pa
         f"""INSERT INTO reports (key, send_id, kind, payload, created_at, due_at, attempts)
             VALUES (:key, :send_id, :kind, :payload, :at, :due_at, 0)
             ON CONFLICT (key) DO UPDATE SET done_at = NULL,
-                due_at = {tx.dialect.smaller('COALESCE(reports.due_at, excluded.due_at)', 'excluded.due_at')},
+                due_at = {tx.dialect.smaller("COALESCE(reports.due_at, excluded.due_at)", "excluded.due_at")},
                 payload = COALESCE(excluded.payload, reports.payload)
             WHERE reports.done_at IS NOT NULL OR excluded.due_at < reports.due_at""",
-        {"key": key, "send_id": send_id, "kind": kind, "payload": json.dumps(payload) if payload is not None else None,
-         "at": tx.now_iso, "due_at": tx.now + delay},
+        {
+            "key": key,
+            "send_id": send_id,
+            "kind": kind,
+            "payload": json.dumps(payload) if payload is not None else None,
+            "at": tx.now_iso,
+            "due_at": tx.now + delay,
+        },
     )
 
 
 def due_paced(tx: Tx, key: str, send_id: int, kind: str, every: float) -> None:
     """Due again, but not sooner than ``every`` seconds after it was last delivered (Slack paces edits)."""
     tx.execute(
-        f"""INSERT INTO reports (key, send_id, kind, created_at, due_at, attempts) VALUES (:key, :send_id, :kind, :at, :now, 0)
+        f"""INSERT INTO reports (key, send_id, kind, created_at, due_at, attempts)
+            VALUES (:key, :send_id, :kind, :at, :now, 0)
             ON CONFLICT (key) DO UPDATE SET done_at = NULL,
-                due_at = {tx.dialect.larger('excluded.due_at', 'COALESCE(reports.delivered_at, 0) + :every')}
+                due_at = {tx.dialect.larger("excluded.due_at", "COALESCE(reports.delivered_at, 0) + :every")}
             WHERE reports.done_at IS NOT NULL""",
         {"key": key, "send_id": send_id, "kind": kind, "at": tx.now_iso, "now": tx.now, "every": every},
     )
@@ -63,45 +81,70 @@ class Outbox(Aggregate):
         with self._tx(tx) as tx:
             args = {"now": tx.now, "owner": owner, "until": tx.now + lease}
             free = "done_at IS NULL AND due_at <= :now AND (owner IS NULL OR lease_until < :now)"
-            send_free = ("NOT EXISTS (SELECT 1 FROM reports o WHERE o.send_id = r.send_id AND o.done_at IS NULL"
-                         " AND o.owner IS NOT NULL AND o.lease_until >= :now)")
+            send_free = (
+                "NOT EXISTS (SELECT 1 FROM reports o WHERE o.send_id = r.send_id AND o.done_at IS NULL"
+                " AND o.owner IS NOT NULL AND o.lease_until >= :now)"
+            )
             first = tx.one(
                 f"""SELECT id, send_id FROM reports r WHERE {free}
                     AND (send_id IS NULL OR ({send_free}
                          AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.id = r.send_id AND s.report_hold_until > :now)))
-                    ORDER BY due_at LIMIT 1""", args)
+                    ORDER BY due_at LIMIT 1""",
+                args,
+            )
             if first is None:
                 return []
             report_id, send_id = first
             if send_id is None:
-                rows = tx.all(f"UPDATE reports SET owner = :owner, lease_until = :until WHERE id = :id AND {free}"
-                              " RETURNING id, send_id, kind, attempts, payload", {**args, "id": report_id})
+                rows = tx.all(
+                    f"UPDATE reports SET owner = :owner, lease_until = :until WHERE id = :id AND {free}"
+                    " RETURNING id, send_id, kind, attempts, payload",
+                    {**args, "id": report_id},
+                )
             else:
                 tx.execute(f"SELECT id FROM sends WHERE id = :send_id {tx.dialect.lock_suffix}", {"send_id": send_id})
                 rows = tx.all(  # checked again under the send's lock: another claimer may have just taken it
                     f"UPDATE reports SET owner = :owner, lease_until = :until WHERE send_id = :send_id AND {free}"
                     f" AND {send_free.replace('r.send_id', ':send_id')} RETURNING id, send_id, kind, attempts, payload",
-                    {**args, "send_id": send_id})
+                    {**args, "send_id": send_id},
+                )
         order = {kind: i for i, kind in enumerate(REPORT_KINDS)}
         reports = [Report(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}) for r in rows]
         return sorted(reports, key=lambda r: (order.get(r.kind, 99), r.id))
 
     def report_done(self, report_id: int, *, tx: Tx | None = None) -> None:
         with self._tx(tx) as tx:
-            tx.execute("UPDATE reports SET done_at = :now, delivered_at = :now, owner = NULL, lease_until = NULL, last_error = NULL"
-                       " WHERE id = :id", {"now": tx.now, "id": report_id})
+            tx.execute(
+                "UPDATE reports SET done_at = :now, delivered_at = :now, owner = NULL, lease_until = NULL, last_error "
+                "= NULL"
+                " WHERE id = :id",
+                {"now": tx.now, "id": report_id},
+            )
 
     def report_retry(self, report_id: int, delay: float, error: str, *, tx: Tx | None = None) -> None:
         """Slack said "later": this report, and every other of its send, waits ``delay`` seconds."""
         with self._tx(tx) as tx:
-            row = tx.one("UPDATE reports SET due_at = :due_at, attempts = attempts + 1, last_error = :error, owner = NULL,"
-                         " lease_until = NULL WHERE id = :id RETURNING send_id",
-                         {"due_at": tx.now + delay, "error": error[:500], "id": report_id})
+            row = tx.one(
+                "UPDATE reports SET due_at = :due_at, attempts = attempts + 1, last_error = :error, owner = NULL,"
+                " lease_until = NULL WHERE id = :id RETURNING send_id",
+                {"due_at": tx.now + delay, "error": error[:500], "id": report_id},
+            )
             if row and row[0] is not None:
-                tx.execute("UPDATE sends SET report_hold_until = :until WHERE id = :id", {"until": tx.now + delay, "id": row[0]})
+                tx.execute(
+                    "UPDATE sends SET report_hold_until = :until WHERE id = :id",
+                    {"until": tx.now + delay, "id": row[0]},
+                )
 
-    def report_due(self, key: str, send_id: int | None, kind: str, payload: dict | None = None, delay: float = 0.0,
-                   *, tx: Tx | None = None) -> None:
+    def report_due(
+        self,
+        key: str,
+        send_id: int | None,
+        kind: str,
+        payload: dict | None = None,
+        delay: float = 0.0,
+        *,
+        tx: Tx | None = None,
+    ) -> None:
         with self._tx(tx) as tx:
             due(tx, key, send_id, kind, delay, payload)
 

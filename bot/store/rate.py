@@ -20,13 +20,18 @@ SENDS_FIRST_FOR = 0.25  # seconds after a send was refused a slot during which r
 
 class RateLog(Aggregate):
     def _log(self, tx: Tx) -> tuple[list[list], float | None]:
-        row = tx.one(f"SELECT starts, sends_waiting_at FROM rate_limits WHERE name = :name {tx.dialect.lock_suffix}", {"name": ACCOUNT})
+        row = tx.one(
+            f"SELECT starts, sends_waiting_at FROM rate_limits WHERE name = :name {tx.dialect.lock_suffix}",
+            {"name": ACCOUNT},
+        )
         return json.loads(row[0]), row[1]
 
     def _write(self, tx: Tx, starts: list[list], **extra) -> None:
         sets = "".join(f", {name} = :{name}" for name in extra)
-        tx.execute(f"UPDATE rate_limits SET starts = :starts{sets} WHERE name = :name",
-                   {"starts": json.dumps(starts), "name": ACCOUNT, **extra})
+        tx.execute(
+            f"UPDATE rate_limits SET starts = :starts{sets} WHERE name = :name",
+            {"starts": json.dumps(starts), "name": ACCOUNT, **extra},
+        )
 
     def take_slot(self, token: str, limit: int, window: float, send: bool, overdue: bool = False) -> float:
         """0 when granted (logged as starting now); otherwise how many seconds until one may be free."""

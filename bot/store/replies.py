@@ -16,8 +16,17 @@ def _epoch(text: str) -> float | None:
 
 
 class Replies(Aggregate):
-    def record_reply(self, key: str, number: str, body: str, received_at: str, source: str, *, near_seconds: float = 600,
-                     tx: Tx | None = None) -> int | None:
+    def record_reply(
+        self,
+        key: str,
+        number: str,
+        body: str,
+        received_at: str,
+        source: str,
+        *,
+        near_seconds: float = 600,
+        tx: Tx | None = None,
+    ) -> int | None:
         """A reply, once, whichever of the poll and the webhook brings it first and however often.
 
         Polled replies have no id and webhooks no time, so a reply from the other source with the same
@@ -33,22 +42,42 @@ class Replies(Aggregate):
                 return None
             heard = (_epoch(received_at) if received_at else None) or tx.now
             twin = tx.scalar(
-                "SELECT id FROM replies WHERE number = :number AND body = :body AND source <> :source AND twin_key IS NULL"
+                "SELECT id FROM replies WHERE number = :number AND body = :body AND source <> :source AND twin_key IS "
+                "NULL"
                 " AND heard_at BETWEEN :lo AND :hi ORDER BY ABS(heard_at - :heard), id LIMIT 1",
-                {"number": number, "body": body, "source": source, "lo": heard - near_seconds, "hi": heard + near_seconds,
-                 "heard": heard})
+                {
+                    "number": number,
+                    "body": body,
+                    "source": source,
+                    "lo": heard - near_seconds,
+                    "hi": heard + near_seconds,
+                    "heard": heard,
+                },
+            )
             if twin is not None:
                 tx.execute("UPDATE replies SET twin_key = :key WHERE id = :id", {"key": key, "id": twin})
                 return None
-            return tx.scalar("INSERT INTO replies (key, number, body, received_at, source, created_at, heard_at)"
-                             " VALUES (:key, :number, :body, :received_at, :source, :at, :heard) ON CONFLICT (key) DO NOTHING"
-                             " RETURNING id",
-                             {"key": key, "number": number, "body": body, "received_at": received_at or tx.now_iso, "source": source,
-                              "at": tx.now_iso, "heard": heard})
+            return tx.scalar(
+                "INSERT INTO replies (key, number, body, received_at, source, created_at, heard_at)"
+                " VALUES (:key, :number, :body, :received_at, :source, :at, :heard) ON CONFLICT (key) DO NOTHING"
+                " RETURNING id",
+                {
+                    "key": key,
+                    "number": number,
+                    "body": body,
+                    "received_at": received_at or tx.now_iso,
+                    "source": source,
+                    "at": tx.now_iso,
+                    "heard": heard,
+                },
+            )
 
     def settle_reply(self, reply_id: int, send_id: int | None, kind: str | None, *, tx: Tx | None = None) -> None:
         with self._tx(tx) as tx:
-            tx.execute("UPDATE replies SET send_id = :send_id, kind = :kind WHERE id = :id", {"send_id": send_id, "kind": kind, "id": reply_id})
+            tx.execute(
+                "UPDATE replies SET send_id = :send_id, kind = :kind WHERE id = :id",
+                {"send_id": send_id, "kind": kind, "id": reply_id},
+            )
 
     def get_reply(self, reply_id: int, *, tx: Tx | None = None) -> dict:
         with self._read(tx) as tx:
@@ -57,4 +86,6 @@ class Replies(Aggregate):
     def latest_send_to(self, number: str, *, tx: Tx | None = None) -> int | None:
         """The latest send that queued an MMS for this number: where its replies belong."""
         with self._read(tx) as tx:
-            return tx.scalar("SELECT MAX(send_id) FROM recipients WHERE number = :number AND outcome = 'queued'", {"number": number})
+            return tx.scalar(
+                "SELECT MAX(send_id) FROM recipients WHERE number = :number AND outcome = 'queued'", {"number": number}
+            )

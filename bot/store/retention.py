@@ -21,7 +21,9 @@ PAUSE = 0.1  # seconds between two of them, at least
 
 
 class Retention(Aggregate):
-    def purge_older_than(self, days: float, *, max_rows: int = 2_000_000, wait: Callable[[float], object] = time.sleep) -> int:
+    def purge_older_than(
+        self, days: float, *, max_rows: int = 2_000_000, wait: Callable[[float], object] = time.sleep
+    ) -> int:
         """Purges sends finished more than ``days`` ago; returns how many sends were purged this run.
         ``wait(seconds)`` makes the pauses (the bot's returns early when it stops)."""
 
@@ -30,15 +32,23 @@ class Retention(Aggregate):
 
         with self._read(None) as tx:
             cutoff = iso(tx.now - days * 86400)
-            ids = tx.column("SELECT id FROM sends WHERE state = :done AND purged_at IS NULL AND finished_at < :cutoff ORDER BY id",
-                            {"done": SEND_DONE, "cutoff": cutoff})
+            ids = tx.column(
+                "SELECT id FROM sends WHERE state = :done AND purged_at IS NULL AND finished_at < :cutoff ORDER BY id",
+                {"done": SEND_DONE, "cutoff": cutoff},
+            )
         purged = deleted = 0
         for send_id in ids:
             while deleted < max_rows:
                 began = time.monotonic()
                 with self._tx(None) as tx:
-                    gone = len(tx.all(f"DELETE FROM recipients WHERE id IN (SELECT id FROM recipients WHERE send_id = :id LIMIT {CHUNK})"
-                                      " RETURNING id", {"id": send_id}))
+                    gone = len(
+                        tx.all(
+                            f"DELETE FROM recipients WHERE id IN (SELECT id FROM recipients WHERE send_id = :id LIMIT "
+                            f"{CHUNK})"
+                            " RETURNING id",
+                            {"id": send_id},
+                        )
+                    )
                 deleted += gone
                 pause(began)
                 if gone < CHUNK:
@@ -47,10 +57,15 @@ class Retention(Aggregate):
                 break  # capped: the rest next run
             began = time.monotonic()
             with self._tx(None) as tx:
-                tx.execute("UPDATE batches SET contacts = '[]', queued = NULL, invalid = NULL, unsubscribed = NULL WHERE send_id = :id",
-                           {"id": send_id})
+                tx.execute(
+                    "UPDATE batches SET contacts = '[]', queued = NULL, invalid = NULL, unsubscribed = NULL WHERE "
+                    "send_id = :id",
+                    {"id": send_id},
+                )
                 tx.execute("DELETE FROM reports WHERE send_id = :id AND done_at IS NOT NULL", {"id": send_id})
-                tx.execute("UPDATE sends SET media = NULL, purged_at = :at WHERE id = :id", {"at": tx.now_iso, "id": send_id})
+                tx.execute(
+                    "UPDATE sends SET media = NULL, purged_at = :at WHERE id = :id", {"at": tx.now_iso, "id": send_id}
+                )
             purged += 1
             pause(began)
         return purged

@@ -18,20 +18,36 @@ def insert_outcomes(tx: Tx, send_id: int, batch_id: int | None, outcomes: list[N
     tx.executemany(
         "INSERT INTO recipients (send_id, batch_id, number, outcome, reason, message_id)"
         " VALUES (:send_id, :batch_id, :number, :outcome, :reason, :message_id)",
-        [{"send_id": send_id, "batch_id": batch_id, "number": o.number, "outcome": o.outcome, "reason": o.reason or None,
-          "message_id": o.message_id or None} for o in outcomes],
+        [
+            {
+                "send_id": send_id,
+                "batch_id": batch_id,
+                "number": o.number,
+                "outcome": o.outcome,
+                "reason": o.reason or None,
+                "message_id": o.message_id or None,
+            }
+            for o in outcomes
+        ],
     )
 
 
 def record(row: tuple) -> SendRecord:
     # Rows made by an earlier version have NULL where newer columns count things.
-    values = dict(zip(SEND_FIELDS, row))
+    values = dict(zip(SEND_FIELDS, row, strict=True))
     return SendRecord(**{k: (0 if v is None and k in SEND_COUNT_FIELDS else v) for k, v in values.items()})
 
 
 class Sends(Aggregate):
-    def create_send(self, send: dict, media: bytes | None, batches: list[list[str]], settled: Iterable[NumberOutcome] = (),
-                    *, tx: Tx | None = None) -> int | None:
+    def create_send(
+        self,
+        send: dict,
+        media: bytes | None,
+        batches: list[list[str]],
+        settled: Iterable[NumberOutcome] = (),
+        *,
+        tx: Tx | None = None,
+    ) -> int | None:
         """Record a send, its batches (pending) and the entries settled before sending, in one transaction.
 
         The channel message is due at once. Returns None when a send with the same key exists: the
@@ -41,18 +57,35 @@ class Sends(Aggregate):
         settled_counts = tally(settled)
         with self._tx(tx) as tx:
             row = {
-                **send, "media": media, "created_at": tx.now_iso, "state": SEND_OPEN if batches else SEND_DONE,
-                "batches_total": len(batches), "active_at": tx.now, "total_contacts": sum(len(b) for b in batches),
-                "review_suppressed": settled_counts.get("suppressed", 0), "n_delivered": 0, "n_undelivered": 0,
-                "finished_at": None if batches else tx.now_iso, **{f"n_{outcome}": n for outcome, n in settled_counts.items()},
+                **send,
+                "media": media,
+                "created_at": tx.now_iso,
+                "state": SEND_OPEN if batches else SEND_DONE,
+                "batches_total": len(batches),
+                "active_at": tx.now,
+                "total_contacts": sum(len(b) for b in batches),
+                "review_suppressed": settled_counts.get("suppressed", 0),
+                "n_delivered": 0,
+                "n_undelivered": 0,
+                "finished_at": None if batches else tx.now_iso,
+                **{f"n_{outcome}": n for outcome, n in settled_counts.items()},
             }
             names = list(row)
-            send_id = tx.scalar(f"INSERT INTO sends ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
-                                " ON CONFLICT (view_id) DO NOTHING RETURNING id", row)
+            send_id = tx.scalar(
+                f"INSERT INTO sends ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
+                " ON CONFLICT (view_id) DO NOTHING RETURNING id",
+                row,
+            )
             if send_id is None:
                 return None
-            tx.executemany("INSERT INTO batches (send_id, seq, state, contacts, attempts) VALUES (:send_id, :seq, :state, :contacts, 0)",
-                           [{"send_id": send_id, "seq": seq, "state": PENDING, "contacts": json.dumps(c)} for seq, c in enumerate(batches)])
+            tx.executemany(
+                "INSERT INTO batches (send_id, seq, state, contacts, attempts) VALUES (:send_id, :seq, :state, "
+                ":contacts, 0)",
+                [
+                    {"send_id": send_id, "seq": seq, "state": PENDING, "contacts": json.dumps(c)}
+                    for seq, c in enumerate(batches)
+                ],
+            )
             insert_outcomes(tx, send_id, None, settled)
             outbox.due(tx, f"post:{send_id}", send_id, "post")
             if media:
@@ -75,7 +108,10 @@ class Sends(Aggregate):
     def recent_sends(self, user_id: str | None, limit: int = 10, *, tx: Tx | None = None) -> list[SendRecord]:
         with self._read(tx) as tx:
             mine = "WHERE user_id = :user" if user_id is not None else ""
-            rows = tx.all(f"SELECT {_SEND_COLUMNS} FROM sends {mine} ORDER BY id DESC LIMIT :limit", {"user": user_id, "limit": limit})
+            rows = tx.all(
+                f"SELECT {_SEND_COLUMNS} FROM sends {mine} ORDER BY id DESC LIMIT :limit",
+                {"user": user_id, "limit": limit},
+            )
         return [record(row) for row in rows]
 
     def get_media(self, send_id: int, *, tx: Tx | None = None) -> bytes | None:
@@ -85,12 +121,16 @@ class Sends(Aggregate):
 
     def batch_states(self, send_id: int, *, tx: Tx | None = None) -> dict[str, int]:
         with self._read(tx) as tx:
-            return dict(tx.all("SELECT state, COUNT(*) FROM batches WHERE send_id = :id GROUP BY state", {"id": send_id}))
+            return dict(
+                tx.all("SELECT state, COUNT(*) FROM batches WHERE send_id = :id GROUP BY state", {"id": send_id})
+            )
 
     def set_report(self, send_id: int, channel: str, ts: str, note: str = "", *, tx: Tx | None = None) -> None:
         with self._tx(tx) as tx:
-            tx.execute("UPDATE sends SET report_channel = :channel, report_ts = :ts, report_note = :note WHERE id = :id",
-                       {"channel": channel, "ts": ts, "note": note, "id": send_id})
+            tx.execute(
+                "UPDATE sends SET report_channel = :channel, report_ts = :ts, report_note = :note WHERE id = :id",
+                {"channel": channel, "ts": ts, "note": note, "id": send_id},
+            )
 
     def images_refused(self, send_id: int, *, tx: Tx | None = None) -> None:
         with self._tx(tx) as tx:
@@ -103,8 +143,10 @@ class Sends(Aggregate):
     def stop_send(self, send_id: int, kind: str, message: str, *, tx: Tx | None = None) -> None:
         """The account refused the send (key, balance, sender): no further call is made for it."""
         with self._tx(tx) as tx:
-            tx.execute("UPDATE sends SET stop_kind = :kind, stop_message = :message WHERE id = :id AND stop_kind IS NULL",
-                       {"kind": kind, "message": message, "id": send_id})
+            tx.execute(
+                "UPDATE sends SET stop_kind = :kind, stop_message = :message WHERE id = :id AND stop_kind IS NULL",
+                {"kind": kind, "message": message, "id": send_id},
+            )
 
     def stopped(self, send_id: int, *, tx: Tx | None = None) -> tuple[str, str] | None:
         with self._read(tx) as tx:
@@ -114,21 +156,29 @@ class Sends(Aggregate):
     def resendable(self, send_id: int, outcomes: Iterable[str], *, tx: Tx | None = None) -> list[str]:
         marks, args = in_list("o", list(outcomes))
         with self._read(tx) as tx:
-            return tx.column(f"SELECT number FROM recipients WHERE send_id = :id AND outcome IN ({marks}) ORDER BY id",
-                             {"id": send_id, **args})
+            return tx.column(
+                f"SELECT number FROM recipients WHERE send_id = :id AND outcome IN ({marks}) ORDER BY id",
+                {"id": send_id, **args},
+            )
 
     def problem_groups(self, send_id: int, examples: int = 5, *, tx: Tx | None = None) -> list[ProblemGroup]:
         """Every outcome but queued, grouped by reason, with counts and the first few entries of each."""
         args = {"id": send_id, "examples": examples}
         with self._read(tx) as tx:
-            tallies = tx.all("SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM recipients WHERE send_id = :id AND outcome != 'queued'"
-                             " GROUP BY outcome, COALESCE(reason, '')", args)
+            tallies = tx.all(
+                "SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM recipients WHERE send_id = :id AND outcome != "
+                "'queued'"
+                " GROUP BY outcome, COALESCE(reason, '')",
+                args,
+            )
             rows = tx.all(
                 """SELECT outcome, reason, number FROM (
                        SELECT outcome, COALESCE(reason, '') AS reason, number, id,
                               ROW_NUMBER() OVER (PARTITION BY outcome, COALESCE(reason, '') ORDER BY id) AS n
                        FROM recipients WHERE send_id = :id AND outcome != 'queued') firsts
-                   WHERE n <= :examples ORDER BY id""", args)
+                   WHERE n <= :examples ORDER BY id""",
+                args,
+            )
         groups = {(outcome, reason): ProblemGroup(outcome, reason, n, []) for outcome, reason, n in tallies}
         for outcome, reason, number in rows:
             groups[(outcome, reason)].examples.append(number)
@@ -138,8 +188,11 @@ class Sends(Aggregate):
     def iter_recipients(self, send_id: int) -> Iterator[tuple[str, str, str, str, str]]:
         """(number, outcome, reason, message id, delivery status) of every entry, in the order they were settled."""
         with self._read(None) as tx:
-            yield from tx.stream("SELECT number, outcome, COALESCE(reason, ''), COALESCE(message_id, ''), COALESCE(delivery, '')"
-                                 " FROM recipients WHERE send_id = :id ORDER BY id", {"id": send_id})
+            yield from tx.stream(
+                "SELECT number, outcome, COALESCE(reason, ''), COALESCE(message_id, ''), COALESCE(delivery, '')"
+                " FROM recipients WHERE send_id = :id ORDER BY id",
+                {"id": send_id},
+            )
 
     def state_counts(self, *, tx: Tx | None = None) -> dict[str, dict[str, int]]:
         """For /metrics, from the sends' own counters: sends by state, and numbers by outcome of unpurged sends."""
@@ -148,4 +201,8 @@ class Sends(Aggregate):
             batches = dict(tx.all("SELECT state, COUNT(*) FROM batches GROUP BY state"))
             sums = ", ".join(f"CAST(COALESCE(SUM(n_{o}), 0) AS BIGINT)" for o in OUTCOMES)
             row = tx.one(f"SELECT {sums} FROM sends WHERE purged_at IS NULL")
-        return {"sends": sends, "batches": batches, "numbers": {o: int(n) for o, n in zip(OUTCOMES, row) if n}}
+        return {
+            "sends": sends,
+            "batches": batches,
+            "numbers": {o: int(n) for o, n in zip(OUTCOMES, row, strict=True) if n},
+        }

@@ -23,8 +23,11 @@ def _next_version(tx: Tx) -> int:
 
 
 def _audit(tx: Tx, version: int, rows: list[dict]) -> None:
-    tx.executemany("INSERT INTO suppression_audit (action, number, source, reason, actor, at, version)"
-                   " VALUES (:action, :number, :source, :reason, :actor, :at, :version)", [{**r, "version": version} for r in rows])
+    tx.executemany(
+        "INSERT INTO suppression_audit (action, number, source, reason, actor, at, version)"
+        " VALUES (:action, :number, :source, :reason, :actor, :at, :version)",
+        [{**r, "version": version} for r in rows],
+    )
 
 
 class Suppression(Aggregate):
@@ -52,10 +55,15 @@ class Suppression(Aggregate):
                 # The version first, then the list: changes committed between the two are replayed
                 # below; replaying them again is harmless (each sets or removes one number).
                 seen = int(tx.scalar("SELECT value FROM counters WHERE name = 'suppression'"))
-                self._suppressions = {n: sys.intern(source or "") for n, source in tx.stream("SELECT number, source FROM suppression")}
+                self._suppressions = {
+                    n: sys.intern(source or "") for n, source in tx.stream("SELECT number, source FROM suppression")
+                }
                 self._suppressions_seen = seen
-            rows = tx.all("SELECT version, action, number, source FROM suppression_audit WHERE version > :seen ORDER BY version, id",
-                          {"seen": self._suppressions_seen})
+            rows = tx.all(
+                "SELECT version, action, number, source FROM suppression_audit WHERE version > :seen ORDER BY version, "
+                "id",
+                {"seen": self._suppressions_seen},
+            )
         for version, action, number, source in rows:
             if action == SUPPRESS:
                 self._suppressions[number] = sys.intern(source or "")
@@ -66,28 +74,62 @@ class Suppression(Aggregate):
     def suppress(self, number: str, source: str, reason: str = "", actor: str = "", *, tx: Tx | None = None) -> bool:
         return self.suppress_many([number], source, reason, actor, tx=tx) == 1
 
-    def suppress_many(self, numbers: Iterable[str], source: str, reason: str = "", actor: str = "", *, tx: Tx | None = None) -> int:
+    def suppress_many(
+        self, numbers: Iterable[str], source: str, reason: str = "", actor: str = "", *, tx: Tx | None = None
+    ) -> int:
         """Add numbers (national form); those already listed keep their first source. Returns how many were new."""
         numbers = list(dict.fromkeys(numbers))
         with self._tx(tx) as tx:
             added = []
             for start in range(0, len(numbers), 500):
-                chunk = numbers[start:start + 500]
+                chunk = numbers[start : start + 500]
                 values = ", ".join(f"(:n{i}, :source, :reason, :actor, :at)" for i in range(len(chunk)))
-                added += tx.column(f"INSERT INTO suppression (number, source, reason, added_by, added_at) VALUES {values}"
-                                   " ON CONFLICT (number) DO NOTHING RETURNING number",
-                                   {**{f"n{i}": n for i, n in enumerate(chunk)}, "source": source, "reason": reason, "actor": actor,
-                                    "at": tx.now_iso})
+                added += tx.column(
+                    f"INSERT INTO suppression (number, source, reason, added_by, added_at) VALUES {values}"
+                    " ON CONFLICT (number) DO NOTHING RETURNING number",
+                    {
+                        **{f"n{i}": n for i, n in enumerate(chunk)},
+                        "source": source,
+                        "reason": reason,
+                        "actor": actor,
+                        "at": tx.now_iso,
+                    },
+                )
             if added:
-                _audit(tx, _next_version(tx), [{"action": SUPPRESS, "number": n, "source": source, "reason": reason, "actor": actor,
-                                                "at": tx.now_iso} for n in added])
+                _audit(
+                    tx,
+                    _next_version(tx),
+                    [
+                        {
+                            "action": SUPPRESS,
+                            "number": n,
+                            "source": source,
+                            "reason": reason,
+                            "actor": actor,
+                            "at": tx.now_iso,
+                        }
+                        for n in added
+                    ],
+                )
         return len(added)
 
     def unsuppress(self, number: str, actor: str, reason: str, *, tx: Tx | None = None) -> bool:
         with self._tx(tx) as tx:
             source = tx.one("DELETE FROM suppression WHERE number = :number RETURNING source", {"number": number})
-            _audit(tx, _next_version(tx), [{"action": UNSUPPRESS if source else "unsuppress (not listed)", "number": number,
-                                            "source": source[0] if source else "", "reason": reason, "actor": actor, "at": tx.now_iso}])
+            _audit(
+                tx,
+                _next_version(tx),
+                [
+                    {
+                        "action": UNSUPPRESS if source else "unsuppress (not listed)",
+                        "number": number,
+                        "source": source[0] if source else "",
+                        "reason": reason,
+                        "actor": actor,
+                        "at": tx.now_iso,
+                    }
+                ],
+            )
         return source is not None
 
     def suppression_entry(self, number: str, *, tx: Tx | None = None) -> dict | None:
@@ -101,12 +143,18 @@ class Suppression(Aggregate):
 
     def latest_suppressions(self, limit: int = 10, *, tx: Tx | None = None) -> list[dict]:
         with self._read(tx) as tx:
-            return tx.dicts("SELECT * FROM suppression ORDER BY added_at DESC, number DESC LIMIT :limit", {"limit": limit})
+            return tx.dicts(
+                "SELECT * FROM suppression ORDER BY added_at DESC, number DESC LIMIT :limit", {"limit": limit}
+            )
 
     def iter_suppressions(self) -> Iterator[tuple]:
         with self._read(None) as tx:
-            yield from tx.stream("SELECT number, source, reason, added_by, added_at FROM suppression ORDER BY added_at, number")
+            yield from tx.stream(
+                "SELECT number, source, reason, added_by, added_at FROM suppression ORDER BY added_at, number"
+            )
 
     def suppression_audit(self, *, tx: Tx | None = None) -> list[dict]:
         with self._read(tx) as tx:
-            return tx.dicts("SELECT action, number, source, reason, actor, at FROM suppression_audit ORDER BY version, id")
+            return tx.dicts(
+                "SELECT action, number, source, reason, actor, at FROM suppression_audit ORDER BY version, id"
+            )

@@ -13,15 +13,25 @@ class SyncState(Aggregate):
 
     def set_sync_value(self, name: str, value: str | None, *, tx: Tx | None = None) -> None:
         with self._tx(tx) as tx:
-            tx.execute("INSERT INTO sync_state (name, value, updated_at) VALUES (:name, :value, :at)"
-                       " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                       {"name": name, "value": value, "at": tx.now_iso})
+            tx.execute(
+                "INSERT INTO sync_state (name, value, updated_at) VALUES (:name, :value, :at)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                {"name": name, "value": value, "at": tx.now_iso},
+            )
 
     def claim_sync(self, owner: str, lease: float, *, tx: Tx | None = None) -> bool:
         """The claim lapses ``lease`` seconds after it was last taken, if its owner dies."""
         with self._tx(tx) as tx:
-            tx.execute("INSERT INTO sync_state (name, value, updated_at) VALUES ('leader', NULL, :at) ON CONFLICT (name) DO NOTHING",
-                       {"at": tx.now_iso})
-            return tx.one("UPDATE sync_state SET owner = :owner, lease_until = :until WHERE name = 'leader'"
-                          " AND (owner IS NULL OR owner = :owner OR lease_until < :now) RETURNING name",
-                          {"owner": owner, "until": tx.now + lease, "now": tx.now}) is not None
+            tx.execute(
+                "INSERT INTO sync_state (name, value, updated_at) VALUES ('leader', NULL, :at) ON CONFLICT (name) DO "
+                "NOTHING",
+                {"at": tx.now_iso},
+            )
+            return (
+                tx.one(
+                    "UPDATE sync_state SET owner = :owner, lease_until = :until WHERE name = 'leader'"
+                    " AND (owner IS NULL OR owner = :owner OR lease_until < :now) RETURNING name",
+                    {"owner": owner, "until": tx.now + lease, "now": tx.now},
+                )
+                is not None
+            )

@@ -8,8 +8,8 @@ import hmac
 import json
 import os
 import signal
-import sqlite3
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -47,8 +47,11 @@ def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET
     timestamp = int(time.time()) if timestamp is None else timestamp
     base = f"v0:{timestamp}:".encode() + body
     signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 class BotProcess:
@@ -59,20 +62,39 @@ class BotProcess:
         self.log_path = log_path
         self.env = {
             # Nothing of the developer's settings: the bot under test gets what the test gives it.
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELLCAST_", "MMS_", "DATABASE_", "LOG_LEVEL", "HOST", "PORT"))},
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
-            "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": cellcast.base_url, "CELLCAST_TIMEOUT": "2",
-            **({"DATABASE_URL": database} if isinstance(database, str) else {"DATABASE_PATH": str(database)}), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(self.port),
-            "PYTHONPATH": str(ROOT), **(proxy.env() if proxy else {}), **env,
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SLACK_", "CELLCAST_", "MMS_", "DATABASE_", "LOG_LEVEL", "HOST", "PORT"))
+            },
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "CELLCAST_API_KEY": CELLCAST_KEY,
+            "CELLCAST_API_URL": cellcast.base_url,
+            "CELLCAST_TIMEOUT": "2",
+            **({"DATABASE_URL": database} if isinstance(database, str) else {"DATABASE_PATH": str(database)}),
+            "MMS_ADMINS": ADMIN,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "PYTHONPATH": str(ROOT),
+            **(proxy.env() if proxy else {}),
+            **env,
         }
         self.http = httpx.Client(timeout=10)
         self.process = None
         self.pushed: dict[str, str] = {}  # form view id -> the view the bot pushed over it
 
-    def start(self) -> "BotProcess":
-        self._log = open(self.log_path, "ab")
+    def start(self) -> BotProcess:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop(), after the process
         # Its own working directory: a developer's .env in the repository is never read by the bot under test.
-        self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=self.log_path.parent, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=self.log_path.parent,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -100,19 +122,34 @@ class BotProcess:
     # -- requests as Slack sends them ------------------------------------------------------------
 
     def post(self, body: bytes, headers: dict | None = None) -> httpx.Response:
-        return self.http.post(self.url + "/slack/events", content=body, headers=headers if headers is not None else sign(body))
+        return self.http.post(
+            self.url + "/slack/events", content=body, headers=headers if headers is not None else sign(body)
+        )
 
     def command(self, text: str = "", user: str = ADMIN, channel: str = "C1", **overrides) -> httpx.Response:
-        body = urlencode({
-            "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "general",
-            "user_id": user, "user_name": user.lower(), "command": "/mms", "text": text, "api_app_id": "A1",
-            "response_url": f"{self.slack.server.base_url}/respond/cmd", "trigger_id": "1337.42.abcd",
-        }).encode()
+        body = urlencode(
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "team_domain": "test",
+                "channel_id": channel,
+                "channel_name": "general",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/mms",
+                "text": text,
+                "api_app_id": "A1",
+                "response_url": f"{self.slack.server.base_url}/respond/cmd",
+                "trigger_id": "1337.42.abcd",
+            }
+        ).encode()
         return self.post(body, overrides.get("headers"))
 
     def submit(self, values: dict, user: str = ADMIN, channel: str = "C1", view_id: str = "V1") -> httpx.Response:
         """Submit the form, as Slack does; a view the bot pushes in answer becomes real in the fake Slack."""
-        response = self.post(urlencode({"payload": json.dumps(view_submission(values, user, channel, view_id))}).encode())
+        response = self.post(
+            urlencode({"payload": json.dumps(view_submission(values, user, channel, view_id))}).encode()
+        )
         if response.status_code == 200:
             pushed = self.slack.took_response(response.content, view_id)
             if pushed:
@@ -133,8 +170,14 @@ class BotProcess:
         """Press the review's submit button."""
         assert review["callback_id"] == "mms_review" and review.get("submit"), review
         payload = view_submission({}, user, "", review["id"])
-        payload["view"].update({"callback_id": "mms_review", "private_metadata": review["private_metadata"],
-                                "external_id": review.get("external_id", ""), "previous_view_id": "V1"})
+        payload["view"].update(
+            {
+                "callback_id": "mms_review",
+                "private_metadata": review["private_metadata"],
+                "external_id": review.get("external_id", ""),
+                "previous_view_id": "V1",
+            }
+        )
         response = self.post(urlencode({"payload": json.dumps(payload)}).encode())
         if response.status_code == 200:
             self.slack.took_response(response.content, review["id"])
@@ -151,35 +194,73 @@ class BotProcess:
 
     def click(self, blocks: list[dict], action_id: str, user: str = ADMIN, channel: str = "C1") -> httpx.Response:
         """Press the button with ``action_id`` in a message's blocks, as Slack sends the click."""
-        button = next(e for b in blocks if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == action_id)
+        button = next(
+            e for b in blocks if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == action_id
+        )
         block = next(b for b in blocks if b.get("type") == "actions" and button in b["elements"])
         payload = {
-            "type": "block_actions", "team": {"id": "T1", "domain": "test"}, "user": {"id": user, "team_id": "T1"},
-            "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3", "is_enterprise_install": False, "enterprise": None,
-            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": channel, "is_ephemeral": False},
-            "channel": {"id": channel, "name": "general"}, "response_url": f"{self.slack.server.base_url}/respond/action",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": block.get("block_id", ""), "value": button.get("value", ""),
-                         "text": button["text"], "action_ts": "1.0"}],
+            "type": "block_actions",
+            "team": {"id": "T1", "domain": "test"},
+            "user": {"id": user, "team_id": "T1"},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "trigger_id": "1.2.3",
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "container": {
+                "type": "message",
+                "message_ts": "1700000000.000001",
+                "channel_id": channel,
+                "is_ephemeral": False,
+            },
+            "channel": {"id": channel, "name": "general"},
+            "response_url": f"{self.slack.server.base_url}/respond/action",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block.get("block_id", ""),
+                    "value": button.get("value", ""),
+                    "text": button["text"],
+                    "action_ts": "1.0",
+                }
+            ],
         }
         return self.post(urlencode({"payload": json.dumps(payload)}).encode())
 
     def click_resend(self, send_id: int, user: str = ADMIN) -> httpx.Response:
         payload = {
-            "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1", "trigger_id": "1.2.3",
-            "container": {"type": "message", "channel_id": "C1"}, "channel": {"id": "C1"},
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": user},
+            "api_app_id": "A1",
+            "trigger_id": "1.2.3",
+            "container": {"type": "message", "channel_id": "C1"},
+            "channel": {"id": "C1"},
             "response_url": f"{self.slack.server.base_url}/respond/action",
-            "actions": [{"type": "button", "action_id": "mms_resend_failed", "block_id": "resend", "value": str(send_id), "action_ts": "1.0"}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": "mms_resend_failed",
+                    "block_id": "resend",
+                    "value": str(send_id),
+                    "action_ts": "1.0",
+                }
+            ],
         }
         return self.post(urlencode({"payload": json.dumps(payload)}).encode())
 
 
 def form(message="Hello from the test", sender=None, gif=None, contacts=None, media=None, contacts_file=None) -> dict:
     """state.values of the modal, shaped as Slack sends them in a view_submission."""
+
     def text(value):
         return {"value": {"type": "plain_text_input", "value": value}}
 
     return {
-        "sender": text(sender), "message": text(message), "gif": {"value": {"type": "url_text_input", "value": gif}},
+        "sender": text(sender),
+        "message": text(message),
+        "gif": {"value": {"type": "url_text_input", "value": gif}},
         "contacts": text(contacts),
         "media": {"value": {"type": "file_input", "files": [media] if media else []}},
         "contacts_file": {"value": {"type": "file_input", "files": [contacts_file] if contacts_file else []}},
@@ -188,11 +269,21 @@ def form(message="Hello from the test", sender=None, gif=None, contacts=None, me
 
 def view_submission(values: dict, user: str, channel: str, view_id: str) -> dict:
     return {
-        "type": "view_submission", "team": {"id": "T1", "domain": "test"}, "user": {"id": user, "team_id": "T1"},
-        "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3",
+        "type": "view_submission",
+        "team": {"id": "T1", "domain": "test"},
+        "user": {"id": user, "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
         "view": {
-            "id": view_id, "team_id": "T1", "type": "modal", "callback_id": "mms_send", "hash": "1.abc",
-            "private_metadata": json.dumps({"channel_id": channel}), "title": {"type": "plain_text", "text": "Send MMS"},
-            "blocks": [], "state": {"values": values},
+            "id": view_id,
+            "team_id": "T1",
+            "type": "modal",
+            "callback_id": "mms_send",
+            "hash": "1.abc",
+            "private_metadata": json.dumps({"channel_id": channel}),
+            "title": {"type": "plain_text", "text": "Send MMS"},
+            "blocks": [],
+            "state": {"values": values},
         },
     }

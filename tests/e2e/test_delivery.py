@@ -15,7 +15,6 @@ from tests.fakes.slack import MAX_VIEW_BLOCKS, flatten
 SECRET = "whsec-0123456789abcdefXYZ"
 
 
-
 def last_channel_text(slack, channel="C1"):
     return flatten(slack.accepted("chat.update")[-1].params) if slack.accepted("chat.update") else ""
 
@@ -55,9 +54,16 @@ def test_an_unknown_batch_is_confirmed_from_the_report_and_the_thread_says_so(bo
     bot.send(form(contacts="0400000001, 0400000002"))
     first = wait_finished(slack)
     assert "2 numbers outcome unknown" in flatten(first.params)
-    wait_for(lambda: any("confirms that 2 of the numbers whose outcome was unknown were queued" in t for t in thread_texts(slack)), timeout=15)
-    assert db_rows(tmp_path, "SELECT outcome, reason FROM recipients ORDER BY number") == [
-        (o.QUEUED, "queued (confirmed by Cellcast's report)")] * 2
+    wait_for(
+        lambda: any(
+            "confirms that 2 of the numbers whose outcome was unknown were queued" in t for t in thread_texts(slack)
+        ),
+        timeout=15,
+    )
+    assert (
+        db_rows(tmp_path, "SELECT outcome, reason FROM recipients ORDER BY number")
+        == [(o.QUEUED, "queued (confirmed by Cellcast's report)")] * 2
+    )
     assert len(cellcast.calls) == 1  # confirmed, never sent again
 
 
@@ -67,13 +73,22 @@ def _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, *beh
     bot.send(form(contacts="0400000001, 0400000002, 0400000003"))
     assert "3 numbers outcome unknown" in flatten(wait_finished(slack).params)
     assert bot.click_resend(1).status_code == 200
-    wait_for(lambda: len(cellcast.calls) == 2 and db_rows(
-        tmp_path, "SELECT COUNT(*) FROM batches WHERE send_id = 2 AND state IN ('pending', 'sending')") == [(0,)], timeout=15)
+    wait_for(
+        lambda: (
+            len(cellcast.calls) == 2
+            and db_rows(tmp_path, "SELECT COUNT(*) FROM batches WHERE send_id = 2 AND state IN ('pending', 'sending')")
+            == [(0,)]
+        ),
+        timeout=15,
+    )
 
 
 def _sync_rounds_after(cellcast, rounds: int = 3) -> None:
     after = time.monotonic()
-    wait_for(lambda: len([at for path, at in cellcast.reads if path.startswith("/api/v2/report") and at > after]) >= rounds, timeout=20)
+    wait_for(
+        lambda: len([at for path, at in cellcast.reads if path.startswith("/api/v2/report") and at > after]) >= rounds,
+        timeout=20,
+    )
 
 
 def test_a_report_record_confirms_one_send_only_and_in_doubt_none(bot_factory, slack, cellcast, tmp_path):
@@ -114,7 +129,13 @@ def test_the_delivery_webhook_updates_the_send(bot_factory, slack, cellcast, tmp
     bot.send(form(contacts="0400000001, 0400000002"))
     wait_finished(slack)
     message_id = db_rows(tmp_path, "SELECT message_id FROM recipients WHERE number = '400000001'")[0][0]
-    status = {"_id": message_id, "status": "delivered", "type": "send", "sender": "cellcast", "receiver": "+61400000001"}
+    status = {
+        "_id": message_id,
+        "status": "delivered",
+        "type": "send",
+        "sender": "cellcast",
+        "receiver": "+61400000001",
+    }
     assert httpx.post(f"{bot.url}/cellcast/webhook/{SECRET}", json=status).status_code == 200
     wait_for(lambda: "Delivery: 1 delivered, 0 not delivered, 1 pending." in last_channel_text(slack), timeout=10)
     assert db_rows(tmp_path, "SELECT n_delivered FROM sends") == [(1,)]
@@ -137,20 +158,41 @@ def test_history_and_status_for_the_sender_for_an_admin_and_no_one_else(bot, sla
     assert "Only the person who sent it, or an admin" in bot.command("status 1", user="UCAROL").json()["text"]
     assert "1 queued" in flatten(bot.command("status 1").json()["blocks"])  # an admin
     assert "no send `99`" in bot.command("status 99").json()["text"]
-    upload = wait_for(lambda: [c for c in slack.accepted("files.completeUploadExternal") if c.params.get("channel_id") == "DUBOB"])
+    upload = wait_for(
+        lambda: [c for c in slack.accepted("files.completeUploadExternal") if c.params.get("channel_id") == "DUBOB"]
+    )
     assert upload
 
 
 def test_the_app_home_is_published_within_slacks_limits_with_50_past_sends(bot, slack, cellcast, database):
     store = Store(database.url)
     for i in range(50):
-        store.create_send({"view_id": f"K{i}", "user_id": ADMIN, "channel_id": "C1", "message": "hi", "dry_run": 0}, None, [],
-                          [o.NumberOutcome(f"40000{i:04d}", o.INVALID, "test")])
+        store.create_send(
+            {"view_id": f"K{i}", "user_id": ADMIN, "channel_id": "C1", "message": "hi", "dry_run": 0},
+            None,
+            [],
+            [o.NumberOutcome(f"40000{i:04d}", o.INVALID, "test")],
+        )
     store.suppress("400000009", "suppressed by an admin")
-    event = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev1", "event_time": int(time.time()),
-             "event": {"type": "app_home_opened", "user": ADMIN, "channel": "D1", "tab": "home", "event_ts": f"{time.time():.6f}"},
-             "authorizations": [{"enterprise_id": None, "team_id": "T1", "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}],
-             "is_ext_shared_channel": False}
+    event = {
+        "token": "legacy",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": ADMIN,
+            "channel": "D1",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        },
+        "authorizations": [
+            {"enterprise_id": None, "team_id": "T1", "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}
+        ],
+        "is_ext_shared_channel": False,
+    }
     body = json.dumps(event).encode()
     headers = {**sign(body), "Content-Type": "application/json"}
     assert bot.post(body, headers=headers).status_code == 200
@@ -158,7 +200,9 @@ def test_the_app_home_is_published_within_slacks_limits_with_50_past_sends(bot, 
     view = publish.params["view"]
     assert view["type"] == "home" and len(view["blocks"]) <= MAX_VIEW_BLOCKS
     text = flatten(view)
-    assert "Send MMS" in text and "10,000 credits" in text and "Suppressed numbers:* 1" in text and "/mms history" in text
+    assert (
+        "Send MMS" in text and "10,000 credits" in text and "Suppressed numbers:* 1" in text and "/mms history" in text
+    )
     button = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"])
     bot.click([b for b in view["blocks"] if b["type"] == "actions"], button["action_id"])
     opened = wait_for(lambda: slack.accepted("views.open"))[-1]

@@ -7,31 +7,46 @@ import time
 
 from tests.e2e.harness import CELLCAST_KEY, SIGNING_SECRET, db_rows, form
 from tests.e2e.test_send import numbers, png, problem, wait_finished
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.server import wait_for
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 
-
-def test_killed_mid_send_then_restarted_every_number_ends_in_one_state_and_nothing_is_sent_twice(bot_factory, slack, cellcast, tmp_path):
+def test_killed_mid_send_then_restarted_every_number_ends_in_one_state_and_nothing_is_sent_twice(
+    bot_factory, slack, cellcast, tmp_path
+):
     cellcast.latency = 0.6
     bot = bot_factory(CELLCAST_MAX_IN_FLIGHT="1")
     bot.send(form(contacts="\n".join(numbers(4500))))
     wait_for(lambda: len(cellcast.calls) == 2)
     bot.stop(signal.SIGKILL)  # batch 2 is on the wire, batches 3-5 never started
     assert db_rows(tmp_path, "SELECT seq, state FROM batches ORDER BY seq") == [
-        (0, "queued"), (1, "sending"), (2, "pending"), (3, "pending"), (4, "pending")]
+        (0, "queued"),
+        (1, "sending"),
+        (2, "pending"),
+        (3, "pending"),
+        (4, "pending"),
+    ]
     cellcast.latency = 0
     bot_factory(CELLCAST_MAX_IN_FLIGHT="1")
     reply = wait_finished(slack, timeout=30)
     states = db_rows(tmp_path, "SELECT seq, state, error_kind FROM batches ORDER BY seq")
-    assert states == [(0, "queued", None), (1, "unknown", "interrupted"), (2, "queued", None), (3, "queued", None), (4, "queued", None)]
+    assert states == [
+        (0, "queued", None),
+        (1, "unknown", "interrupted"),
+        (2, "queued", None),
+        (3, "queued", None),
+        (4, "queued", None),
+    ]
     sent = cellcast.all_contacts()
     assert len(sent) == len(set(sent)) == 4500  # batch 2 reached the gateway once, before the kill
     assert len(cellcast.calls) == 5
     text = json.dumps(reply.params)
     assert "3,500 queued" in text and "1,000 outcome unknown" in text and "restarted" in text
     assert "1,000 numbers outcome unknown.* The bot stopped while this batch was being sent" in text
-    assert len(slack.thread_replies()) == 1 and len([c for c in slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]) == 1
+    assert (
+        len(slack.thread_replies()) == 1
+        and len([c for c in slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]) == 1
+    )
 
 
 def test_the_same_review_submitted_twice_sends_once(bot, slack, cellcast, tmp_path):
@@ -92,7 +107,11 @@ def test_bot_token_is_never_sent_to_another_host(bot, slack, cellcast):
         bot.submit(form(contacts="0400000001", media=foreign))
         assert "not hosted by Slack" in problem(bot.review(), "media")
         target = evil.host_file("FEVIL2", "x.png", png())["url_private_download"].removeprefix("http://")
-        redirect = {"id": "FRED", "name": "x.png", "url_private_download": f"{slack.server.base_url}/redirect-to/{target}"}
+        redirect = {
+            "id": "FRED",
+            "name": "x.png",
+            "url_private_download": f"{slack.server.base_url}/redirect-to/{target}",
+        }
         bot.submit(form(contacts="0400000001", media=redirect), view_id="V2")
         assert "away from Slack" in problem(bot.review("V2"), "media")
         assert evil.calls == [] and evil.uploads == {}

@@ -35,13 +35,17 @@ def test_a_form_and_a_review_the_store_cannot_record_say_so_and_send_nothing(bot
     flag.touch()
     confirmed = bot.confirm(review)
     assert confirmed.status_code == 200
-    assert "cannot record this send" in flatten(confirmed.json()["view"]) and "nothing was sent" in flatten(confirmed.json()["view"])
+    assert "cannot record this send" in flatten(confirmed.json()["view"]) and "nothing was sent" in flatten(
+        confirmed.json()["view"]
+    )
     flag.unlink()
     wait_for(lambda: health(bot) == 200)
     assert cellcast.calls == []
 
 
-def test_a_gateway_answer_that_could_not_be_recorded_is_recorded_when_writes_come_back(bot_factory, slack, cellcast, tmp_path):
+def test_a_gateway_answer_that_could_not_be_recorded_is_recorded_when_writes_come_back(
+    bot_factory, slack, cellcast, tmp_path
+):
     bot, flag = refusing_bot(bot_factory, tmp_path)
     cellcast.latency = 1.0
     bot.send(form(contacts="0400000001, 0400000002"))

@@ -3,7 +3,7 @@ a reply that comes by both the poll and the webhook is posted once."""
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -36,7 +36,7 @@ def acted_on(slack) -> list[tuple[str, str]]:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def first_sync_done(tmp_path):
@@ -80,8 +80,14 @@ def test_a_reply_polled_and_then_pushed_by_the_webhook_is_posted_once(bot_factor
     url = f"{bot.url}/cellcast/webhook/{SECRET}"
     cellcast.responses = [{"from": "400000001", "body": "See you at 9", "received_at": now_iso(), "message_id": ""}]
     wait_for(lambda: reply_posts(slack), timeout=15)
-    webhook = {"_id": "66b5b93b1e2c012dfe964100", "status": "delivered", "type": "receive", "message": "See you at 9",
-               "sender": "+61400000001", "receiver": "+61400000009"}
+    webhook = {
+        "_id": "66b5b93b1e2c012dfe964100",
+        "status": "delivered",
+        "type": "receive",
+        "message": "See you at 9",
+        "sender": "+61400000001",
+        "receiver": "+61400000009",
+    }
     assert httpx.post(url, json=webhook).status_code == 200
     assert httpx.post(url, json=dict(webhook, _id="66b5b93b1e2c012dfe964101", message="after")).status_code == 200
     wait_for(lambda: any("after" in flatten(c.params) for c in reply_posts(slack)))  # posted after the twin would be
@@ -93,8 +99,14 @@ def test_a_reply_pushed_by_the_webhook_and_then_polled_is_posted_once(bot_factor
     bot.send(form(contacts="0400000001"))
     wait_finished(slack)
     first_sync_done(tmp_path)
-    webhook = {"_id": "66b5b93b1e2c012dfe964200", "status": "delivered", "type": "receive", "message": "Running late",
-               "sender": "+61400000001", "receiver": "+61400000009"}
+    webhook = {
+        "_id": "66b5b93b1e2c012dfe964200",
+        "status": "delivered",
+        "type": "receive",
+        "message": "Running late",
+        "sender": "+61400000001",
+        "receiver": "+61400000009",
+    }
     assert httpx.post(f"{bot.url}/cellcast/webhook/{SECRET}", json=webhook).status_code == 200
     wait_for(lambda: reply_posts(slack))
     time.sleep(0.01)

@@ -21,17 +21,21 @@ def calls_at_the_gateway(cellcast) -> list[float]:
     return [c.at for c in cellcast.calls] + [at for _, at in cellcast.reads] + [at for _, at in cellcast.over_limit]
 
 
-def test_three_instances_one_killed_one_stopped_send_every_number_once_within_the_accounts_rate(bot_factory, slack, cellcast, tmp_path):
+def test_three_instances_one_killed_one_stopped_send_every_number_once_within_the_accounts_rate(
+    bot_factory, slack, cellcast, tmp_path
+):
     cellcast.latency = 0.3
     bots = [bot_factory(CELLCAST_MAX_IN_FLIGHT="4", **FAST_LEASES) for _ in range(3)]
     for index, bot in enumerate(bots):
-        bot.send(form(contacts="\n".join(numbers(8000, start=index * 100_000))), view_id=f"V{index}", channel=f"C{index}")
+        bot.send(
+            form(contacts="\n".join(numbers(8000, start=index * 100_000))), view_id=f"V{index}", channel=f"C{index}"
+        )
     wait_for(lambda: len(cellcast.calls) >= 6)
     bots[0].stop(signal.SIGKILL)  # what it had on the wire is of unknown outcome; its pending batches go to the others
     bots[1].stop(signal.SIGTERM)  # hands its waiting batches back at once
     assert bots[1].process.returncode == 0
     for channel in ("C0", "C1", "C2"):
-        wait_for(lambda: slack.thread_replies(channel), timeout=90)
+        wait_for(lambda channel=channel: slack.thread_replies(channel), timeout=90)
     sent = cellcast.processed_contacts()
     assert len(sent) == len(set(sent))  # no number reached the gateway twice
     for channel in ("C0", "C1", "C2"):
@@ -50,12 +54,13 @@ def test_a_second_instance_starting_mid_send_never_lifts_the_account_above_its_l
     second = bot_factory(CELLCAST_MAX_IN_FLIGHT="8")
     second.send(form(contacts="\n".join(numbers(20_000, start=100_000))), view_id="VB", channel="CB")
     for channel in ("CA", "CB"):
-        wait_for(lambda: slack.thread_replies(channel), timeout=60)
+        wait_for(lambda channel=channel: slack.thread_replies(channel), timeout=60)
     assert most_in_any_window(calls_at_the_gateway(cellcast), 1.0) <= 15 and cellcast.over_limit == []
 
 
 def test_an_owner_frozen_while_waiting_out_a_429_sends_nothing_after_its_batch_was_settled_and_sent_again(
-        bot_factory, slack, cellcast, tmp_path):
+    bot_factory, slack, cellcast, tmp_path
+):
     frozen = bot_factory(**FAST_LEASES)
     cellcast.then(("429", 4))
     frozen.send(form(contacts="0400000001, 0400000002"))
@@ -74,7 +79,9 @@ def test_an_owner_frozen_while_waiting_out_a_429_sends_nothing_after_its_batch_w
     assert len(cellcast.calls) == 2
 
 
-def test_an_owner_frozen_with_its_request_on_the_wire_has_the_answer_recorded_when_it_wakes(bot_factory, slack, cellcast, tmp_path):
+def test_an_owner_frozen_with_its_request_on_the_wire_has_the_answer_recorded_when_it_wakes(
+    bot_factory, slack, cellcast, tmp_path
+):
     frozen = bot_factory(CELLCAST_TIMEOUT="20", **FAST_LEASES)
     cellcast.then(("slow", 6))
     frozen.send(form(contacts="0400000001, 0400000002"))
@@ -86,15 +93,24 @@ def test_an_owner_frozen_with_its_request_on_the_wire_has_the_answer_recorded_wh
         wait_for(lambda: slack.thread_replies("C1"), timeout=30)
     finally:
         frozen.process.send_signal(signal.SIGCONT)
-    wait_for(lambda: db_rows(tmp_path, "SELECT state FROM batches") == [("queued",)], timeout=20)  # the answer is the truth
-    assert sorted(db_rows(tmp_path, "SELECT number, outcome FROM recipients")) == [("400000001", "queued"), ("400000002", "queued")]
-    notice = wait_for(lambda: [t for t in slack.posted_texts("C1") if "came after it had been marked unknown" in t], timeout=20)
+    wait_for(
+        lambda: db_rows(tmp_path, "SELECT state FROM batches") == [("queued",)], timeout=20
+    )  # the answer is the truth
+    assert sorted(db_rows(tmp_path, "SELECT number, outcome FROM recipients")) == [
+        ("400000001", "queued"),
+        ("400000002", "queued"),
+    ]
+    notice = wait_for(
+        lambda: [t for t in slack.posted_texts("C1") if "came after it had been marked unknown" in t], timeout=20
+    )
     assert "2 queued" in notice[0]
     assert len(cellcast.calls) == 1
 
 
 def test_slow_cellcast_reads_never_cost_a_live_process_its_leases(bot_factory, slack, cellcast, tmp_path):
-    bot = bot_factory(CELLCAST_SYNC_SECONDS="1", CELLCAST_TIMEOUT="20", **FAST_LEASES)  # it holds the sync: its reads are slow
+    bot = bot_factory(
+        CELLCAST_SYNC_SECONDS="1", CELLCAST_TIMEOUT="20", **FAST_LEASES
+    )  # it holds the sync: its reads are slow
     cellcast.fail_reads("/api/v1/apiClient/getOptout", *[("slow", 5)] * 10)
     cellcast.fail_reads("/api/v1/apiClient/getResponses", *[("slow", 5)] * 10)
     cellcast.then(("slow", 4))  # the batch's answer takes twice the lease

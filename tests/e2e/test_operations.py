@@ -20,40 +20,71 @@ from tests.fakes.socket_mode import FakeSocketMode
 
 
 def run_bot(slack, cellcast, tmp_path, **overrides) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": slack.api_url, "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": cellcast.base_url,
-           "DATABASE_PATH": str(tmp_path / "bot.db"), "MMS_ADMINS": ADMIN, "HOST": "127.0.0.1", "PORT": str(free_port())}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "CELLCAST_API_KEY": CELLCAST_KEY,
+        "CELLCAST_API_URL": cellcast.base_url,
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "MMS_ADMINS": ADMIN,
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+    }
     env.update(overrides)
-    return subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env={k: v for k, v in env.items() if v is not None},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={k: v for k, v in env.items() if v is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("overrides, setting", [
-    ({"SLACK_BOT_TOKEN": APP_TOKEN}, "SLACK_BOT_TOKEN holds an app-level token"),
-    ({"SLACK_BOT_TOKEN": "xoxb-revoked-0000"}, "Slack refused SLACK_BOT_TOKEN (invalid_auth)"),
-    ({"SLACK_APP_TOKEN": BOT_TOKEN}, "SLACK_APP_TOKEN must be an app-level token"),
-    ({"SLACK_APP_TOKEN": "xapp-1-wrong"}, "Slack refused SLACK_APP_TOKEN (invalid_auth)"),
-    ({"DATABASE_PATH": "/nonexistent-dir/mms-bot.db"}, "/nonexistent-dir/mms-bot.db"),
-    ({"DATABASE_PATH": "/proc/mms-bot.db"}, "/proc/mms-bot.db"),  # not writable, even by root
-    ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL"),
-    ({"HOST": "my laptop"}, "HOST"),
-    ({"MMS_ADMINS": "@alice"}, "MMS_ADMINS: '@alice' is not a Slack member id"),
-    ({"HOST": "notahost.invalid"}, "cannot listen on HOST 'notahost.invalid'"),
-    ({"PORT": "three thousand"}, "PORT must be a number"),
-    ({"CELLCAST_WEBHOOK_SECRET": "short"}, "CELLCAST_WEBHOOK_SECRET must be at least 16"),
-    ({"SLACK_SIGNING_SECRET": None, "CELLCAST_API_KEY": None}, "Socket Mode (SLACK_APP_TOKEN=xapp-…) needs no SLACK_SIGNING_SECRET"),
-    ({"CELLCAST_API_KEY": None}, "a dry run (MMS_DRY_RUN=true) needs no CELLCAST_API_KEY"),
-    ({"DATABASE_URL": "mysql://db/mms"}, "DATABASE_URL must be sqlite:///"),
-    ({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot connect to the PostgreSQL database 127.0.0.1:1/none"),
-])
-def test_each_misconfiguration_ends_in_one_line_naming_the_setting_with_exit_2(slack, cellcast, tmp_path, overrides, setting):
+@pytest.mark.parametrize(
+    "overrides, setting",
+    [
+        ({"SLACK_BOT_TOKEN": APP_TOKEN}, "SLACK_BOT_TOKEN holds an app-level token"),
+        ({"SLACK_BOT_TOKEN": "xoxb-revoked-0000"}, "Slack refused SLACK_BOT_TOKEN (invalid_auth)"),
+        ({"SLACK_APP_TOKEN": BOT_TOKEN}, "SLACK_APP_TOKEN must be an app-level token"),
+        ({"SLACK_APP_TOKEN": "xapp-1-wrong"}, "Slack refused SLACK_APP_TOKEN (invalid_auth)"),
+        ({"DATABASE_PATH": "/nonexistent-dir/mms-bot.db"}, "/nonexistent-dir/mms-bot.db"),
+        ({"DATABASE_PATH": "/proc/mms-bot.db"}, "/proc/mms-bot.db"),  # not writable, even by root
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL"),
+        ({"HOST": "my laptop"}, "HOST"),
+        ({"MMS_ADMINS": "@alice"}, "MMS_ADMINS: '@alice' is not a Slack member id"),
+        ({"HOST": "notahost.invalid"}, "cannot listen on HOST 'notahost.invalid'"),
+        ({"PORT": "three thousand"}, "PORT must be a number"),
+        ({"CELLCAST_WEBHOOK_SECRET": "short"}, "CELLCAST_WEBHOOK_SECRET must be at least 16"),
+        (
+            {"SLACK_SIGNING_SECRET": None, "CELLCAST_API_KEY": None},
+            "Socket Mode (SLACK_APP_TOKEN=xapp-…) needs no SLACK_SIGNING_SECRET",
+        ),
+        ({"CELLCAST_API_KEY": None}, "a dry run (MMS_DRY_RUN=true) needs no CELLCAST_API_KEY"),
+        ({"DATABASE_URL": "mysql://db/mms"}, "DATABASE_URL must be sqlite:///"),
+        (
+            {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+            "cannot connect to the PostgreSQL database 127.0.0.1:1/none",
+        ),
+    ],
+)
+def test_each_misconfiguration_ends_in_one_line_naming_the_setting_with_exit_2(
+    slack, cellcast, tmp_path, overrides, setting
+):
     result = run_bot(slack, cellcast, tmp_path, **overrides)
     assert result.returncode == 2, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("mms-bot:")]
     assert len(lines) == 1 and result.stderr.strip().splitlines()[-1] == lines[0]
     assert setting in lines[0]
     assert "Traceback" not in result.stderr and cellcast.calls == []
-    noise = [line for line in result.stderr.splitlines() if any(f" {lib}" in line for lib in ("slack_sdk", "slack_bolt", "waitress", "psycopg"))]
+    noise = [
+        line
+        for line in result.stderr.splitlines()
+        if any(f" {lib}" in line for lib in ("slack_sdk", "slack_bolt", "waitress", "psycopg"))
+    ]
     assert noise == []  # no library's lines before ours
 
 
@@ -110,7 +141,9 @@ def test_oversized_bodies_are_refused_with_413_before_they_are_read(bot):
 
     for path in ("/slack/events", "/cellcast/webhook/anything"):
         try:
-            response = httpx.post(bot.url + path, content=body(), headers={"Content-Length": str(50 * len(chunk))}, timeout=10)
+            response = httpx.post(
+                bot.url + path, content=body(), headers={"Content-Length": str(50 * len(chunk))}, timeout=10
+            )
             assert response.status_code == 413
         except httpx.RemoteProtocolError:
             pass  # the server answered 413 and closed while the body was still being sent: also refused unread
@@ -142,7 +175,11 @@ def test_healthz_is_503_with_the_reason_while_the_database_cannot_be_written(bot
 def test_metrics_after_a_send(bot, slack, cellcast):
     bot.send(form(contacts="0400000001, 12345"))
     wait_finished(slack)
-    text = wait_for(lambda: (t := bot.http.get(bot.url + "/metrics").text) and 'mms_reports_delivered_total{kind="summary"}' in t and t)
+    text = wait_for(
+        lambda: (
+            (t := bot.http.get(bot.url + "/metrics").text) and 'mms_reports_delivered_total{kind="summary"}' in t and t
+        )
+    )
     assert 'mms_sends{state="done"} 1.0' in text
     assert 'mms_numbers{outcome="queued"} 1.0' in text and 'mms_numbers{outcome="invalid"} 1.0' in text
     assert 'mms_gateway_call_seconds_count{kind="send"} 1.0' in text
@@ -152,13 +189,32 @@ def test_metrics_after_a_send(bot, slack, cellcast):
 def test_socket_mode_serves_commands_and_healthz_says_when_the_connection_is_gone(slack, cellcast, tmp_path, internet):
     link = FakeSocketMode().start()
     slack.socket_mode_url = link.url
-    bot = BotProcess(slack, cellcast, tmp_path / "bot.db", tmp_path / "bot.log", proxy=internet,
-                     SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="").start()
+    bot = BotProcess(
+        slack,
+        cellcast,
+        tmp_path / "bot.db",
+        tmp_path / "bot.log",
+        proxy=internet,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_SIGNING_SECRET="",
+    ).start()
     try:
         assert link.connected() and bot.http.get(bot.url + "/healthz").status_code == 200
-        assert bot.http.post(bot.url + "/slack/events", content=b"x").status_code == 404  # no HTTP events in Socket Mode
-        ack = link.push("slash_commands", {"command": "/mms", "text": "help", "user_id": ADMIN, "channel_id": "C1", "team_id": "T1",
-                                           "trigger_id": "1.2.3", "response_url": slack.server.base_url + "/respond/x"})
+        assert (
+            bot.http.post(bot.url + "/slack/events", content=b"x").status_code == 404
+        )  # no HTTP events in Socket Mode
+        ack = link.push(
+            "slash_commands",
+            {
+                "command": "/mms",
+                "text": "help",
+                "user_id": ADMIN,
+                "channel_id": "C1",
+                "team_id": "T1",
+                "trigger_id": "1.2.3",
+                "response_url": slack.server.base_url + "/respond/x",
+            },
+        )
         assert "/mms allow @user" in json.dumps(ack.get("payload"))
         slack.socket_mode_url = None  # Slack stays away: reconnecting fails
         link.drop()

@@ -16,7 +16,6 @@ from tests.fakes.slack import flatten
 SECRET = "whsec-0123456789abcdefXYZ"
 
 
-
 def reply_posts(slack, channel="C1"):
     return [c for c in slack.thread_replies(channel) if "Reply from" in flatten(c.params)]
 
@@ -46,7 +45,9 @@ def test_numbers_on_cellcasts_opt_out_list_in_either_form_and_on_any_page_are_no
     assert any("page=2" in p for p in pages)
 
 
-def test_replies_land_in_the_thread_stop_suppresses_and_please_stop_this_bill_only_asks(bot_factory, slack, cellcast, tmp_path):
+def test_replies_land_in_the_thread_stop_suppresses_and_please_stop_this_bill_only_asks(
+    bot_factory, slack, cellcast, tmp_path
+):
     bot = bot_factory(CELLCAST_SYNC_SECONDS="1")
     bot.send(form(contacts="0400000001, 0400000002, 0400000003"), channel="C1", view_id="V1")
     first = wait_finished(slack)
@@ -56,7 +57,12 @@ def test_replies_land_in_the_thread_stop_suppresses_and_please_stop_this_bill_on
     wait_for(lambda: db_rows(tmp_path, "SELECT value FROM sync_state WHERE name = 'replies_newest'"))
     cellcast.responses = [  # newest first
         {"from": "400000003", "body": "Who is this?", "received_at": "2026-11-28T01:00:03.000Z", "message_id": ""},
-        {"from": "61400000002", "body": "please stop this bill", "received_at": "2026-11-28T01:00:02.000Z", "message_id": ""},
+        {
+            "from": "61400000002",
+            "body": "please stop this bill",
+            "received_at": "2026-11-28T01:00:02.000Z",
+            "message_id": "",
+        },
         {"from": "400000001", "body": " Stop. ", "received_at": "2026-11-28T01:00:01.000Z", "message_id": ""},
         {"from": "400000001", "body": "Thanks!", "received_at": "2026-11-28T01:00:00.000Z", "message_id": ""},
     ]
@@ -74,12 +80,20 @@ def test_replies_land_in_the_thread_stop_suppresses_and_please_stop_this_bill_on
     assert len(reply_posts(slack, "C1")) == 3  # each reply posted once, however often the sync reads them
 
 
-def test_the_webhook_with_the_right_secret_records_a_reply_and_anything_else_is_a_404(bot_factory, slack, cellcast, tmp_path):
+def test_the_webhook_with_the_right_secret_records_a_reply_and_anything_else_is_a_404(
+    bot_factory, slack, cellcast, tmp_path
+):
     bot = bot_factory(CELLCAST_WEBHOOK_SECRET=SECRET)
     bot.send(form(contacts="0400000001"))
     wait_finished(slack)
-    reply = {"_id": "66b5b93b1e2c012dfe964000", "status": "delivered", "type": "receive", "message": "STOP",
-             "sender": "+61400000001", "receiver": "+61400000009"}
+    reply = {
+        "_id": "66b5b93b1e2c012dfe964000",
+        "status": "delivered",
+        "type": "receive",
+        "message": "STOP",
+        "sender": "+61400000001",
+        "receiver": "+61400000009",
+    }
     url = f"{bot.url}/cellcast/webhook/{SECRET}"
     assert httpx.post(f"{bot.url}/cellcast/webhook/wrong-secret-0123456789", json=reply).status_code == 404
     assert httpx.post(url, json={"hello": "world"}).status_code == 404
@@ -92,7 +106,9 @@ def test_the_webhook_with_the_right_secret_records_a_reply_and_anything_else_is_
     post = wait_for(lambda: reply_posts(slack))
     assert len(post) == 1 and "opt-out" in flatten(post[0].params)
     assert db_rows(tmp_path, "SELECT number, source FROM suppression") == [("400000001", "replied")]
-    live = dict(reply, _id="66b5b93b1e2c012dfe964001", reply="Thanks", message="the MMS we sent")  # reply first, when present
+    live = dict(
+        reply, _id="66b5b93b1e2c012dfe964001", reply="Thanks", message="the MMS we sent"
+    )  # reply first, when present
     assert httpx.post(url, json=live).status_code == 200
     wait_for(lambda: any("Thanks" in flatten(c.params) for c in reply_posts(slack)))
     assert SECRET not in bot.log()
@@ -106,12 +122,18 @@ def test_admins_suppress_and_unsuppress_others_may_not(bot, slack, cellcast, tmp
     assert bot.review()["submit"]["text"] == "Send to 1 number"
     assert "no longer suppressed" in bot.command("unsuppress 0400000001 typo").json()["text"]
     db_rows(tmp_path, "SELECT 1")
-    db_rows(tmp_path, "INSERT INTO suppression VALUES ('400000005', 'replied', 'replied “STOP”', 'reply', '2026-11-28T00:00:00')")
+    db_rows(
+        tmp_path,
+        "INSERT INTO suppression VALUES ('400000005', 'replied', 'replied “STOP”', 'reply', '2026-11-28T00:00:00')",
+    )
     assert "consent" in bot.command("unsuppress 0400000005").json()["text"]
     assert "no longer suppressed" in bot.command("unsuppress 0400000005 called us to opt back in").json()["text"]
     audit = db_rows(tmp_path, "SELECT action, number, actor, reason FROM suppression_audit ORDER BY id")
-    assert audit == [("suppress", "400000001", ADMIN, "asked by phone"), ("unsuppress", "400000001", ADMIN, "typo"),
-                     ("unsuppress", "400000005", ADMIN, "called us to opt back in")]
+    assert audit == [
+        ("suppress", "400000001", ADMIN, "asked by phone"),
+        ("unsuppress", "400000001", ADMIN, "typo"),
+        ("unsuppress", "400000005", ADMIN, "called us to opt back in"),
+    ]
     listing = bot.command("suppressed").json()["text"]
     assert "0 numbers are suppressed" in listing and "direct message" in listing
     upload = wait_for(lambda: slack.accepted("files.completeUploadExternal"))
@@ -126,8 +148,11 @@ def test_a_failed_opt_out_sync_is_shown_on_the_review_and_does_not_block_the_sen
     bot.submit(form(contacts="0400000001"))
     review = bot.review()
     assert review.get("submit") and "opt-out list" in text_of(review).lower()
-    assert any("Cellcast's opt-out list has not been read yet" in flatten(b) or "sync failed" in flatten(b)
-               for b in review["blocks"] if b.get("type") == "section")
+    assert any(
+        "Cellcast's opt-out list has not been read yet" in flatten(b) or "sync failed" in flatten(b)
+        for b in review["blocks"]
+        if b.get("type") == "section"
+    )
     bot.confirm(review)
     assert "1 queued" in json.dumps(wait_finished(slack).params)
 

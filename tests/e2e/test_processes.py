@@ -9,8 +9,9 @@ from tests.fakes.server import wait_for
 from tests.fakes.slack import flatten
 
 
-
-def test_two_processes_one_killed_mid_send_and_restarted_send_every_number_once_with_one_summary_each(bot_factory, slack, cellcast, tmp_path):
+def test_two_processes_one_killed_mid_send_and_restarted_send_every_number_once_with_one_summary_each(
+    bot_factory, slack, cellcast, tmp_path
+):
     cellcast.latency = 0.4
     first = bot_factory(CELLCAST_MAX_IN_FLIGHT="2")
     second = bot_factory(CELLCAST_MAX_IN_FLIGHT="2")
@@ -24,7 +25,7 @@ def test_two_processes_one_killed_mid_send_and_restarted_send_every_number_once_
     first.stop(signal.SIGKILL)  # whatever it had on the wire is now of unknown outcome
     bot_factory(CELLCAST_MAX_IN_FLIGHT="2")  # it comes back (a new process), beside the second
     for channel in ("CA", "CB", "CC"):
-        wait_for(lambda: slack.thread_replies(channel), timeout=60)
+        wait_for(lambda channel=channel: slack.thread_replies(channel), timeout=60)
     time.sleep(2.5)  # a second summary, if any process were to post one, would have come by now
     sent = cellcast.all_contacts()
     assert len(sent) == len(set(sent))  # no number reached the gateway twice
@@ -48,7 +49,9 @@ def test_an_expired_key_on_a_20_batch_send_costs_at_most_the_calls_in_flight(bot
     assert "20,000 numbers not sent" in flatten(reply.params)
 
 
-def test_sigterm_while_a_batch_waits_out_a_429_sends_it_after_the_restart_and_exits_cleanly(bot_factory, slack, cellcast, tmp_path):
+def test_sigterm_while_a_batch_waits_out_a_429_sends_it_after_the_restart_and_exits_cleanly(
+    bot_factory, slack, cellcast, tmp_path
+):
     bot = bot_factory()
     cellcast.then(("429", 30))
     bot.send(form(contacts="0400000001, 0400000002"))

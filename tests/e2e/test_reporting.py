@@ -12,7 +12,6 @@ from tests.fakes.server import wait_for
 from tests.fakes.slack import MAX_MESSAGE_BLOCKS, flatten
 
 
-
 def csv_rows(slack) -> list[list[str]]:
     (content,) = slack.uploads.values() if len(slack.uploads) == 1 else [max(slack.uploads.values(), key=len)]
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
@@ -25,15 +24,25 @@ def test_a_send_with_an_image_and_an_unfetchable_gif_gets_its_message_image_and_
     reply = wait_finished(slack)
     assert "3,000 queued" in json.dumps(reply.params)
     channel_post = slack.channel_posts("C1")[0]
-    assert not any(b.get("type") == "image" for b in channel_post.params["blocks"])  # the GIF link Slack could not fetch
+    assert not any(
+        b.get("type") == "image" for b in channel_post.params["blocks"]
+    )  # the GIF link Slack could not fetch
     assert any("downloading image failed" in json.dumps(body) for _, body in slack.refusals)
-    assert not any("slack_file" in json.dumps(c.params) for c in slack.calls_to("chat.postMessage"))  # never the form's upload
-    shared = [c for c in slack.accepted("files.completeUploadExternal") if c.params.get("thread_ts") == channel_post.answer["ts"]]
+    assert not any(
+        "slack_file" in json.dumps(c.params) for c in slack.calls_to("chat.postMessage")
+    )  # never the form's upload
+    shared = [
+        c
+        for c in slack.accepted("files.completeUploadExternal")
+        if c.params.get("thread_ts") == channel_post.answer["ts"]
+    ]
     assert shared and png() in slack.uploads.values()  # the image as sent, in the thread
     assert "Done" in flatten(slack.accepted("chat.update")[-1].params)
 
 
-def test_an_expired_key_on_60000_numbers_gives_one_summary_within_slacks_limits_with_every_number_in_the_csv(bot, slack, cellcast):
+def test_an_expired_key_on_60000_numbers_gives_one_summary_within_slacks_limits_with_every_number_in_the_csv(
+    bot, slack, cellcast
+):
     cellcast.then(*["401"] * 80)
     file = slack.host_file("FCSV", "list.csv", ("Mobile\n" + "\n".join(numbers(60_000))).encode())
     bot.send(form(contacts_file=file, contacts="0400 12\nhello"))
@@ -121,7 +130,10 @@ def test_pending_batches_older_than_resume_within_are_not_sent_after_a_restart(b
     assert "3,000 numbers not sent (expired)" in text and "the bot was down" in text
     assert any(b.get("block_id") == "resend" for b in reply.params["blocks"])
     assert len(cellcast.calls) == 1
-    assert db_rows(tmp_path, "SELECT state, COUNT(*) FROM batches GROUP BY state ORDER BY state") == [("expired", 3), ("unknown", 1)]
+    assert db_rows(tmp_path, "SELECT state, COUNT(*) FROM batches GROUP BY state ORDER BY state") == [
+        ("expired", 3),
+        ("unknown", 1),
+    ]
 
 
 def test_a_gateway_answer_missing_2_of_5_numbers_accounts_for_all_5(bot, slack, cellcast):

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 
 from openpyxl import Workbook
 
-from tests.e2e.harness import ADMIN, form, view_submission, db_rows
+from bench.rig import noise_png
+from tests.e2e.harness import ADMIN, db_rows, form, view_submission
 from tests.e2e.test_send import numbers, problem, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import flatten
-from bench.rig import noise_png
 
 
 def text_of(view: dict) -> str:
@@ -35,8 +35,11 @@ def test_submitting_the_form_pushes_checking_without_a_submit_button_and_sends_n
     assert review["submit"]["text"] == "Send to 2 numbers"
     time.sleep(0.5)  # a review left open sends nothing
     assert cellcast.calls == [] and slack.channel_posts() == []
-    assert {path.split("?")[0] for path, _ in cellcast.reads} <= {"/api/v1/apiClient/account", "/api/v1/apiClient/getOptout",
-                                                                  "/api/v1/apiClient/getResponses"}
+    assert {path.split("?")[0] for path, _ in cellcast.reads} <= {
+        "/api/v1/apiClient/account",
+        "/api/v1/apiClient/getOptout",
+        "/api/v1/apiClient/getResponses",
+    }
 
 
 def test_the_review_shows_what_will_be_sent_and_the_crm_export_goes_to_the_mobile_column(bot, slack, cellcast):
@@ -46,13 +49,24 @@ def test_the_review_shows_what_will_be_sent_and_the_crm_export_goes_to_the_mobil
     crm = slack.host_file("FCRM", "crm-export.csv", ("\r\n".join(rows) + "\r\n").encode())
     image = slack.host_file("FIMG", "photo.png", noise_png(2_000_000))
     slack.fetchable_images.add("https://media.example/a.gif")
-    bot.submit(form(message="Sale on now", sender="ACME", gif="https://media.example/a.gif", contacts="0400000001\n0499 999 999",
-                    contacts_file=crm, media=image))
+    bot.submit(
+        form(
+            message="Sale on now",
+            sender="ACME",
+            gif="https://media.example/a.gif",
+            contacts="0400000001\n0499 999 999",
+            contacts_file=crm,
+            media=image,
+        )
+    )
     review = bot.review()
     text = text_of(review)
     assert review["submit"]["text"] == "Send to 1,201 numbers"
     assert "This MMS goes to 1,201 numbers" in text
-    assert "2 numbers typed in the form" in text and "1,199 numbers from crm-export.csv (CSV): column C “Mobile”, 1,203 rows" in text
+    assert (
+        "2 numbers typed in the form" in text
+        and "1,199 numbers from crm-export.csv (CSV): column C “Mobile”, 1,203 rows" in text
+    )
     assert "3 entries left out" in text and "1 invalid entry" in text and "“0400 12” (row 1203): too short" in text
     assert "2 duplicates" in text
     assert "> Sale on now" in text and "*ACME*" in text
@@ -123,9 +137,16 @@ def test_xlsx_utf16_and_unicode_digits_all_arrive_as_numbers(bot, slack, cellcas
     workbook.save(buffer)
     xlsx = slack.host_file("FXLSX", "list.xlsx", buffer.getvalue())
     bot.send(form(contacts_file=xlsx), view_id="V1")
-    utf16 = slack.host_file("FU16", "list.csv", codecs.BOM_UTF16_LE + "Nom\tMobile\r\nZoë\t0400 000 003\r\n".encode("utf-16-le"))
+    utf16 = slack.host_file(
+        "FU16", "list.csv", codecs.BOM_UTF16_LE + "Nom\tMobile\r\nZoë\t0400 000 003\r\n".encode("utf-16-le")
+    )
     bot.send(form(contacts_file=utf16), view_id="V2")
-    bot.send(form(contacts="\uff10\uff14\uff10\uff10\u00a0\uff10\uff10\uff10\u2013\uff10\uff10\uff14, \u200b0061 400 000 005"), view_id="V3")
+    bot.send(
+        form(
+            contacts="\uff10\uff14\uff10\uff10\u00a0\uff10\uff10\uff10\u2013\uff10\uff10\uff14, \u200b0061 400 000 005"
+        ),
+        view_id="V3",
+    )
     wait_for(lambda: len(slack.thread_replies()) == 3)
     assert sent_numbers(cellcast) == ["400000002", "400000003", "400000004", "400000005", "412345678"]
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.e2e.harness import ADMIN, form, sign, db_rows
+from tests.e2e.harness import ADMIN, db_rows, form, sign
 from tests.fakes.server import wait_for
 
 
@@ -63,10 +63,22 @@ def test_mms_opens_the_modal_with_the_contract_block_ids(bot, slack):
     assert call.params["trigger_id"] == "1337.42.abcd"
     assert [b["block_id"] for b in view["blocks"]] == ["sender", "message", "media", "gif", "contacts", "contacts_file"]
     optional = {b["block_id"]: b["optional"] for b in view["blocks"]}
-    assert optional == {"sender": True, "message": False, "media": True, "gif": True, "contacts": True, "contacts_file": True}
+    assert optional == {
+        "sender": True,
+        "message": False,
+        "media": True,
+        "gif": True,
+        "contacts": True,
+        "contacts_file": True,
+    }
     elements = {b["block_id"]: b["element"] for b in view["blocks"]}
     assert elements["media"]["type"] == "file_input" and set(elements["media"]["filetypes"]) == {"jpg", "jpeg", "png"}
-    assert elements["contacts_file"]["type"] == "file_input" and set(elements["contacts_file"]["filetypes"]) == {"csv", "txt", "xlsx", "xls"}
+    assert elements["contacts_file"]["type"] == "file_input" and set(elements["contacts_file"]["filetypes"]) == {
+        "csv",
+        "txt",
+        "xlsx",
+        "xls",
+    }
     assert elements["message"]["multiline"] is True
     assert json.loads(view["private_metadata"]) == {"channel_id": "C42"}
 
@@ -79,8 +91,16 @@ def test_full_send_with_image_gif_and_2500_contacts_across_both_inputs(bot, slac
     image = slack.host_file("FIMG", "cat.png", png())
     contacts_file = slack.host_file("FCSV", "list.csv", csv)
     slack.fetchable_images.add("https://media.example/cat.gif")
-    bot.send(form(message="Line one\nLine two", sender="ACME", gif="https://media.example/cat.gif",
-                  contacts="\n".join(text_numbers), media=image, contacts_file=contacts_file))
+    bot.send(
+        form(
+            message="Line one\nLine two",
+            sender="ACME",
+            gif="https://media.example/cat.gif",
+            contacts="\n".join(text_numbers),
+            media=image,
+            contacts_file=contacts_file,
+        )
+    )
     reply = wait_finished(slack)
     sizes = sorted(len(c.contacts) for c in cellcast.calls)
     assert sizes == [500, 1000, 1000]
@@ -93,7 +113,10 @@ def test_full_send_with_image_gif_and_2500_contacts_across_both_inputs(bot, slac
     assert channel_post.params["channel"] == "C1" and "thread_ts" not in channel_post.params
     text = " ".join(slack.posted_texts("C1"))
     assert f"<@{ADMIN}>" in text and "2,500 numbers" in text and "Line one" in text
-    assert any(b["type"] == "image" and b.get("image_url") == "https://media.example/cat.gif" for b in channel_post.params["blocks"])
+    assert any(
+        b["type"] == "image" and b.get("image_url") == "https://media.example/cat.gif"
+        for b in channel_post.params["blocks"]
+    )
     summary = json.dumps(reply.params)
     assert reply.params["thread_ts"] == channel_post.answer["ts"]
     assert "2,499 queued" in summary and "1 unsubscribed" in summary and "1 invalid" in summary
@@ -197,7 +220,11 @@ def test_help_is_for_everyone(bot):
 
 
 def test_long_lists_go_to_the_thread_as_a_spreadsheet_safe_csv(bot, slack, cellcast):
-    bad = [f"=HYPERLINK(x{i})" for i in range(20)] + ["+44 7700 900123", "@SUM(1)", "-12345"] + [f"12{i}" for i in range(10)]
+    bad = (
+        [f"=HYPERLINK(x{i})" for i in range(20)]
+        + ["+44 7700 900123", "@SUM(1)", "-12345"]
+        + [f"12{i}" for i in range(10)]
+    )
     bot.send(form(contacts="0400000001\n" + "\n".join(bad)))
     reply = wait_finished(slack)
     assert "CSV file" in json.dumps(reply.params)

@@ -12,21 +12,40 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from tests.fakes.server import LoopbackServer, QuietHandler
 
 ENVELOPE = {
-    "app_type": "web", "app_version": "1.0", "maintainence": 0, "new_version": 0, "force_update": 0,
-    "invalid_token": 0, "refresh_token": "", "show_message": 0, "is_enc": False, "message_type": "toast",
+    "app_type": "web",
+    "app_version": "1.0",
+    "maintainence": 0,
+    "new_version": 0,
+    "force_update": 0,
+    "invalid_token": 0,
+    "refresh_token": "",
+    "show_message": 0,
+    "is_enc": False,
+    "message_type": "toast",
 }
-SENDER_NOT_REGISTERED = {**ENVELOPE, "status": False, "message": "Your sender id is not registered.", "data": {}, "error": {"sender": "not_registered"}}
+SENDER_NOT_REGISTERED = {
+    **ENVELOPE,
+    "status": False,
+    "message": "Your sender id is not registered.",
+    "data": {},
+    "error": {"sender": "not_registered"},
+}
 CONTACTS_400 = {
     "code": 400,
-    "message": "Contacts must either start with 61 or +61 and be exactly 11 digits long (e.g., 614xxxxxxxx or +614xxxxxxxx), or be 9 digits without the area code (e.g., 4xxxxxxxx)",
+    "message": "Contacts must either start with 61 or +61 and be exactly 11 digits long (e.g., 614xxxxxxxx or "
+    "+614xxxxxxxx), or be 9 digits without the area code (e.g., 4xxxxxxxx)",
     "stack": "APIError: Contacts are required.",
 }
 BALANCE_422 = {
-    **ENVELOPE, "status": False, "message": "Your balance is too low for this request, please recharge.", "data": {},
+    **ENVELOPE,
+    "status": False,
+    "message": "Your balance is too low for this request, please recharge.",
+    "data": {},
     "error": {"errorMessage": "Your balance is too low for this request, please recharge."},
 }
 TOKEN_401 = {"code": 401, "message": "Token expired", "stack": "APIError: Token expired ...."}
@@ -58,21 +77,27 @@ class FakeCellcast:
     script: deque = field(default_factory=deque)
     mms_balance: float = 10000
     reads: list[tuple[str, float]] = field(default_factory=list)  # (path with query, arrival) of every GET
-    read_failures: dict = field(default_factory=dict)  # path → deque of behaviours ("401", "500", "429"), one per GET of it
+    read_failures: dict = field(
+        default_factory=dict
+    )  # path → deque of behaviours ("401", "500", "429"), one per GET of it
     api_key: str = ""  # when set, GETs with another key get the documented 401
     optout_list: list[str] = field(default_factory=list)  # as Cellcast lists them: 400000000 or 61400000000
-    responses: list[dict] = field(default_factory=list)  # inbound replies, newest first: {from, body, received_at, message_id}
+    responses: list[dict] = field(
+        default_factory=list
+    )  # inbound replies, newest first: {from, body, received_at, message_id}
     responses_per_page: int = 20
     messages: dict = field(default_factory=dict)  # message id → its delivery record, for the report endpoints
     initial_status: str = "queued"  # what a queued message's record says until deliver() changes it
     keep_records: bool = True  # False: the report endpoints know no message (for the throughput benchmark)
     calls_per_second: int | None = 15  # Cellcast's limit per account, all calls together; None: no limit
-    over_limit: list[tuple[str, float]] = field(default_factory=list)  # (path, when) of calls refused with 429 for the rate
+    over_limit: list[tuple[str, float]] = field(
+        default_factory=list
+    )  # (path, when) of calls refused with 429 for the rate
     _recent: deque = field(default_factory=deque, repr=False)  # when the calls of the last second were taken
     _in_order: list = field(default_factory=list, repr=False)  # the records of `messages`, in time order
     _dates: list = field(default_factory=list, repr=False)  # their creation dates, for the report's date range
 
-    def start(self, port: int = 0) -> "FakeCellcast":
+    def start(self, port: int = 0) -> FakeCellcast:
         fake = self
 
         class Handler(QuietHandler):
@@ -92,7 +117,7 @@ class FakeCellcast:
     def base_url(self) -> str:
         return self.server.base_url
 
-    def then(self, *behaviours) -> "FakeCellcast":
+    def then(self, *behaviours) -> FakeCellcast:
         self.script.extend(behaviours)
         return self
 
@@ -147,7 +172,7 @@ class FakeCellcast:
             return
         if self.latency:
             time.sleep(self.latency)
-        name, arg = (behaviour if isinstance(behaviour, tuple) else (behaviour, None))
+        name, arg = behaviour if isinstance(behaviour, tuple) else (behaviour, None)
         if name == "ok":
             handler.send(200, json.dumps(self._queue_report(call)).encode())
         elif name == "omit":  # an answer that leaves out the last `arg` numbers sent
@@ -157,7 +182,9 @@ class FakeCellcast:
         elif name == "untidy":  # every entry twice, and a number that was never sent
             report = self._queue_report(call)
             queued = report["data"]["queueResponse"]
-            report["data"]["queueResponse"] = queued + queued + [{"Contact": "499999999", "MessageId": "stray", "Result": "Message added to queue."}]
+            report["data"]["queueResponse"] = (
+                queued + queued + [{"Contact": "499999999", "MessageId": "stray", "Result": "Message added to queue."}]
+            )
             handler.send(200, json.dumps(report).encode())
         elif name == "slow":
             time.sleep(arg)
@@ -228,31 +255,53 @@ class FakeCellcast:
         elif path == "/api/v1/apiClient/getOptout":
             query = _query(handler.path)
             page, size = int(query.get("page", 1)), int(query.get("size", 100))
-            items = [{"number": n, "first_name": "", "last_name": "", "full_name": "", "email": ""} for n in self.optout_list]
-            handler.send(200, json.dumps(_paged(f"You have {len(items)} optout contact(s)", items, page, size)).encode())
+            items = [
+                {"number": n, "first_name": "", "last_name": "", "full_name": "", "email": ""} for n in self.optout_list
+            ]
+            handler.send(
+                200, json.dumps(_paged(f"You have {len(items)} optout contact(s)", items, page, size)).encode()
+            )
         elif path == "/api/v1/apiClient/getResponses":
             page = int(_query(handler.path).get("page", 1))
             items = list(self.responses)
-            handler.send(200, json.dumps(_paged(f"You have {len(items)} response(s)", items, page, self.responses_per_page)).encode())
+            handler.send(
+                200,
+                json.dumps(_paged(f"You have {len(items)} response(s)", items, page, self.responses_per_page)).encode(),
+            )
         elif path == "/api/v2/report/message":
             query = _query(handler.path)
             page, limit = int(query.get("page", 1)), int(query.get("limit", 100))
             low, high = query.get("fromDate", "0000-00-00"), query.get("toDate", "9999-99-99")
             items = self._between(low, high)
             body = _paged("Success", items, page, limit)
-            handler.send(200, json.dumps({"status": True, "message": "Success", "data": body["data"], "error": {}}).encode())
+            handler.send(
+                200, json.dumps({"status": True, "message": "Success", "data": body["data"], "error": {}}).encode()
+            )
         elif path.startswith("/api/v2/report/message/"):
             record = self.messages.get(path.rsplit("/", 1)[1])
-            answer = {"status": True, "message": "Success", "data": record, "error": {}} if record else \
-                {"status": False, "message": "Message not found", "data": {}, "error": {}}
+            answer = (
+                {"status": True, "message": "Success", "data": record, "error": {}}
+                if record
+                else {"status": False, "message": "Message not found", "data": {}, "error": {}}
+            )
             handler.send(200, json.dumps(answer).encode())
         elif path == "/api/v1/apiClient/account":
-            handler.send(200, json.dumps({
-                "meta": {"code": 200, "status": "SUCCESS"}, "message": "Here's your account",
-                "data": {"account_name": "Test Account", "account_email": "ops@example.com", "sms_balance": 9972.2,
-                         "mms_balance": self.mms_balance},
-                "error": {},
-            }).encode())
+            handler.send(
+                200,
+                json.dumps(
+                    {
+                        "meta": {"code": 200, "status": "SUCCESS"},
+                        "message": "Here's your account",
+                        "data": {
+                            "account_name": "Test Account",
+                            "account_email": "ops@example.com",
+                            "sms_balance": 9972.2,
+                            "mms_balance": self.mms_balance,
+                        },
+                        "error": {},
+                    }
+                ).encode(),
+            )
         else:
             handler.send(404, b'{"message":"not found"}')
 
@@ -263,31 +312,51 @@ class FakeCellcast:
         for index, contact in enumerate(call.contacts):
             national = _national(contact)
             if national is None:
-                invalid.append({"Contact": f' "{contact}"', "Error": "Number is not valid", "ErrorType": "number_not_valid"})
+                invalid.append(
+                    {"Contact": f' "{contact}"', "Error": "Number is not valid", "ErrorType": "number_not_valid"}
+                )
             elif national in self.unsubscribed:
                 unsubscribed.append(national)
             else:
                 message_id = f"6752be53{len(self.calls):08x}{index:08x}"
                 queued.append({"Contact": national, "MessageId": message_id, "Result": "Message added to queue."})
-                self.add_message({
-                    "_id": message_id, "status": self.initial_status, "message": text, "sender": sender, "receiver": national,
-                    "creditAmount": 1, "createdAt": created, "updatedAt": created, "customerResponse": None,
-                    "customerResponseAt": None, "customerResponseMedia": None, "media": None})
+                self.add_message(
+                    {
+                        "_id": message_id,
+                        "status": self.initial_status,
+                        "message": text,
+                        "sender": sender,
+                        "receiver": national,
+                        "creditAmount": 1,
+                        "createdAt": created,
+                        "updatedAt": created,
+                        "customerResponse": None,
+                        "customerResponseAt": None,
+                        "customerResponseMedia": None,
+                        "media": None,
+                    }
+                )
         return {
-            **ENVELOPE, "status": True, "message": "Request is being processed",
+            **ENVELOPE,
+            "status": True,
+            "message": "Request is being processed",
             "data": {
-                "queueResponse": queued, "message": "success register all valid contacts to queue",
-                "invalidContacts": invalid, "unsubscribeContacts": unsubscribed,
-                "totalValidContact": len(queued), "totalInvalidContact": len(invalid), "totalUnsubscribeContact": len(unsubscribed),
+                "queueResponse": queued,
+                "message": "success register all valid contacts to queue",
+                "invalidContacts": invalid,
+                "unsubscribeContacts": unsubscribed,
+                "totalValidContact": len(queued),
+                "totalInvalidContact": len(invalid),
+                "totalUnsubscribeContact": len(unsubscribed),
             },
             "error": {},
         }
 
 
 def _iso_now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _query(path: str) -> dict[str, str]:
@@ -317,12 +386,22 @@ class _NewestFirst:
 def _paged(message: str, items, page: int, size: int) -> dict:
     """Cellcast's paged envelope, as in ../shared/reference/cellcast-other-endpoints.md."""
     total_pages = max(1, -(-len(items) // size))
-    chunk = items[(page - 1) * size: page * size]
+    chunk = items[(page - 1) * size : page * size]
     return {
-        "meta": {"code": 200, "status": "SUCCESS"}, "message": message,
-        "data": {"items": chunk, "total": len(items), "limit": size, "current": page, "totalPages": total_pages,
-                 "pagingCounter": (page - 1) * size + 1, "hasPrevPage": page > 1, "hasNextPage": page < total_pages,
-                 "prevPage": page - 1 if page > 1 else None, "nextPage": page + 1 if page < total_pages else None},
+        "meta": {"code": 200, "status": "SUCCESS"},
+        "message": message,
+        "data": {
+            "items": chunk,
+            "total": len(items),
+            "limit": size,
+            "current": page,
+            "totalPages": total_pages,
+            "pagingCounter": (page - 1) * size + 1,
+            "hasPrevPage": page > 1,
+            "hasNextPage": page < total_pages,
+            "prevPage": page - 1 if page > 1 else None,
+            "nextPage": page + 1 if page < total_pages else None,
+        },
         "error": {},
     }
 

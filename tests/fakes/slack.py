@@ -10,6 +10,7 @@ optionally slowly; uploads share a file in a channel. Any method can fail on dem
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -79,7 +80,7 @@ class FakeSlack:
     downloads: list[tuple[str, str, str]] = field(default_factory=list)  # (host, path, Authorization) of every GET
     socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
 
-    def start(self) -> "FakeSlack":
+    def start(self) -> FakeSlack:
         fake = self
 
         class Handler(QuietHandler):
@@ -103,7 +104,9 @@ class FakeSlack:
 
     # -- test set-up ---------------------------------------------------------------------------
 
-    def host_file(self, file_id: str, name: str, content: bytes | None, *, host: str | None = None, redirect: str | None = None) -> dict:
+    def host_file(
+        self, file_id: str, name: str, content: bytes | None, *, host: str | None = None, redirect: str | None = None
+    ) -> dict:
         """A file as it appears in a file_input's state in a view_submission (not shared anywhere).
 
         ``host="files.slack.com"`` gives Slack's real https URLs (the bot must run behind the TLS
@@ -114,7 +117,8 @@ class FakeSlack:
         self.files[file_id] = HostedFile(file_id, name, content, host=host)
         path = f"/files-pri/T1-{file_id}/download/{name}"
         self.files[file_id].redirect = {
-            "origin": f"https://files-origin.slack.com{path}", "edge": f"https://a.slack-edge.com{path}?sig=t0ken",
+            "origin": f"https://files-origin.slack.com{path}",
+            "edge": f"https://a.slack-edge.com{path}?sig=t0ken",
             "signin": f"https://test.slack.com/?redir=%2Ffiles-pri%2FT1-{file_id}%2Fdownload%2F{name}",
         }.get(redirect or "", redirect)
         return self.file_object(file_id)
@@ -124,15 +128,26 @@ class FakeSlack:
         hosted = self.files[file_id]
         base = f"https://{hosted.host}" if hosted.host else self.server.base_url
         return {
-            "id": file_id, "created": 1700000000, "timestamp": 1700000000, "name": hosted.name, "title": hosted.title or hosted.name,
-            "mimetype": "application/octet-stream", "filetype": hosted.name.rsplit(".", 1)[-1], "user": "U111",
-            "size": len(hosted.content or b""), "mode": "hosted", "is_external": False, "is_public": False,
+            "id": file_id,
+            "created": 1700000000,
+            "timestamp": 1700000000,
+            "name": hosted.name,
+            "title": hosted.title or hosted.name,
+            "mimetype": "application/octet-stream",
+            "filetype": hosted.name.rsplit(".", 1)[-1],
+            "user": "U111",
+            "size": len(hosted.content or b""),
+            "mode": "hosted",
+            "is_external": False,
+            "is_public": False,
             "url_private": f"{base}/files-pri/T1-{file_id}/{hosted.name}",
             "url_private_download": f"{base}/files-pri/T1-{file_id}/download/{hosted.name}",
             "permalink": f"https://test.slack.com/files/U111/{file_id}/{hosted.name}",
         }
 
-    def fail_next(self, method: str, *, error: str | None = None, status: int = 200, retry_after: int = 1, times: int = 1) -> None:
+    def fail_next(
+        self, method: str, *, error: str | None = None, status: int = 200, retry_after: int = 1, times: int = 1
+    ) -> None:
         for _ in range(times):
             self.failures[method].append((status, error, retry_after))
 
@@ -173,10 +188,18 @@ class FakeSlack:
         return out
 
     def thread_replies(self, channel: str | None = None) -> list[ApiCall]:
-        return [c for c in self.accepted("chat.postMessage") if c.params.get("thread_ts") and (channel is None or c.params.get("channel") == channel)]
+        return [
+            c
+            for c in self.accepted("chat.postMessage")
+            if c.params.get("thread_ts") and (channel is None or c.params.get("channel") == channel)
+        ]
 
     def channel_posts(self, channel: str | None = None) -> list[ApiCall]:
-        return [c for c in self.accepted("chat.postMessage") if not c.params.get("thread_ts") and (channel is None or c.params.get("channel") == channel)]
+        return [
+            c
+            for c in self.accepted("chat.postMessage")
+            if not c.params.get("thread_ts") and (channel is None or c.params.get("channel") == channel)
+        ]
 
     def view_by_external_id(self, external_id: str) -> dict | None:
         view_id = self.external_ids.get(external_id)
@@ -213,7 +236,7 @@ class FakeSlack:
                 self._send_slowly(handler, hosted.content)
             return
         if path.startswith("/redirect-to/"):
-            handler.send(302, b"", "text/plain", headers={"Location": "http://" + path[len("/redirect-to/"):]})
+            handler.send(302, b"", "text/plain", headers={"Location": "http://" + path[len("/redirect-to/") :]})
             return
         handler.send(404, b"Not found", "text/plain")
 
@@ -228,7 +251,7 @@ class FakeSlack:
         chunk = max(1, int(self.download_rate / 20))  # 20 writes a second at the given rate
         started = time.monotonic()
         for offset in range(0, len(content), chunk):
-            handler.wfile.write(content[offset:offset + chunk])
+            handler.wfile.write(content[offset : offset + chunk])
             ahead = started + (offset + chunk) / self.download_rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
@@ -252,23 +275,38 @@ class FakeSlack:
             params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         for key in ("blocks", "view", "files"):
             if isinstance(params.get(key), str):
-                try:
-                    params[key] = json.loads(params[key])
-                except ValueError:
-                    pass
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(params[key])  # left as sent: the method's check refuses it
         call = ApiCall(method, params, handler.headers.get("Authorization", ""), time.monotonic())
         with self._lock:
             self.calls.append(call)
             failure = self.failures[method].popleft() if self.failures[method] else None
-        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN  # Socket Mode takes the app-level token
+        expected = (
+            APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        )  # Socket Mode takes the app-level token
         if call.authorization != f"Bearer {expected}":
-            handler.send(200, json.dumps({"ok": False, "error": "not_allowed_token_type" if call.authorization.startswith("Bearer xox")
-                                          and method == "apps.connections.open" else "invalid_auth"}).encode())
+            handler.send(
+                200,
+                json.dumps(
+                    {
+                        "ok": False,
+                        "error": "not_allowed_token_type"
+                        if call.authorization.startswith("Bearer xox") and method == "apps.connections.open"
+                        else "invalid_auth",
+                    }
+                ).encode(),
+            )
             return
         if failure:
             status, error, retry_after = failure
             headers = {"Retry-After": str(retry_after)} if status == 429 else None
-            handler.send(status, json.dumps({"ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}).encode(), headers=headers)
+            handler.send(
+                status,
+                json.dumps(
+                    {"ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
+                ).encode(),
+                headers=headers,
+            )
             return
         try:
             with self._lock:
@@ -282,7 +320,15 @@ class FakeSlack:
 
     def _answer(self, method: str, params: dict) -> dict:
         if method == "auth.test":
-            return {"ok": True, "url": "https://example.slack.com/", "team": "Test", "user": "mms-bot", "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"}
+            return {
+                "ok": True,
+                "url": "https://example.slack.com/",
+                "team": "Test",
+                "user": "mms-bot",
+                "team_id": "T1",
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+            }
         if method == "apps.connections.open":
             if not self.socket_mode_url:
                 raise Refused("internal_error")
@@ -381,7 +427,9 @@ class FakeSlack:
         if blocks is None:
             return
         if not isinstance(blocks, list) or len(blocks) > MAX_MESSAGE_BLOCKS:
-            raise Refused("invalid_blocks", errors=[f"must provide at most {MAX_MESSAGE_BLOCKS} items [json-pointer:/blocks]"])
+            raise Refused(
+                "invalid_blocks", errors=[f"must provide at most {MAX_MESSAGE_BLOCKS} items [json-pointer:/blocks]"]
+            )
         errors = _block_errors(blocks)
         for index, block in enumerate(blocks):
             if block.get("type") != "image":
@@ -394,7 +442,9 @@ class FakeSlack:
             elif block.get("image_url") not in self.fetchable_images:
                 errors.append(f"downloading image failed [json-pointer:/blocks/{index}/image_url]")
         if errors:
-            raise Refused("invalid_blocks", errors=errors, response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+            raise Refused(
+                "invalid_blocks", errors=errors, response_metadata={"messages": [f"[ERROR] {e}" for e in errors]}
+            )
 
 
 def _block_errors(blocks: list) -> list[str]:
@@ -420,7 +470,11 @@ def _block_errors(blocks: list) -> list[str]:
 
 def _text_objects(value) -> list[str]:
     if isinstance(value, dict):
-        found = [value["text"]] if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str) else []
+        found = (
+            [value["text"]]
+            if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str)
+            else []
+        )
         return found + [t for v in value.values() for t in _text_objects(v)]
     if isinstance(value, list):
         return [t for v in value for t in _text_objects(v)]
@@ -430,13 +484,23 @@ def _text_objects(value) -> list[str]:
 def _validate_view(view: dict) -> None:
     blocks = view.get("blocks") or []
     if len(blocks) > MAX_VIEW_BLOCKS:
-        raise Refused("invalid_arguments", response_metadata={"messages": [f"[ERROR] must provide at most {MAX_VIEW_BLOCKS} items [json-pointer:/view/blocks]"]})
+        raise Refused(
+            "invalid_arguments",
+            response_metadata={
+                "messages": [f"[ERROR] must provide at most {MAX_VIEW_BLOCKS} items [json-pointer:/view/blocks]"]
+            },
+        )
     if len(view.get("external_id") or "") > 255:
-        raise Refused("invalid_arguments", response_metadata={"messages": ["[ERROR] external_id too long [json-pointer:/view/external_id]"]})
+        raise Refused(
+            "invalid_arguments",
+            response_metadata={"messages": ["[ERROR] external_id too long [json-pointer:/view/external_id]"]},
+        )
     try:
         View(**view).validate_json()
     except (SlackObjectFormationError, TypeError) as exc:
-        raise Refused("invalid_arguments", response_metadata={"messages": [f"[ERROR] {exc} [json-pointer:/view]"]}) from None
+        raise Refused(
+            "invalid_arguments", response_metadata={"messages": [f"[ERROR] {exc} [json-pointer:/view]"]}
+        ) from None
     errors = _block_errors(blocks)
     if errors:
         raise Refused("invalid_arguments", response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})

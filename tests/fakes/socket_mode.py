@@ -32,7 +32,7 @@ class FakeSocketMode:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self._server.getsockname()[1]}/link/?ticket=test"
 
-    def start(self) -> "FakeSocketMode":
+    def start(self) -> FakeSocketMode:
         threading.Thread(target=serve_connections, args=(self._server, self._serve), daemon=True).start()
         return self
 
@@ -58,8 +58,14 @@ class FakeSocketMode:
     def push(self, envelope_type: str, payload: dict, timeout: float = 5.0) -> dict:
         """Send an envelope (e.g. ``slash_commands``) to the app and wait for its ack."""
         envelope_id = f"env-{time.monotonic_ns()}"
-        message = {"envelope_id": envelope_id, "type": envelope_type, "payload": payload, "accepts_response_payload": True,
-                   "retry_attempt": 0, "retry_reason": ""}
+        message = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": True,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
         with self._lock:
             client = self._clients[-1]
         _send_frame(client, 0x1, json.dumps(message).encode())
@@ -75,15 +81,25 @@ class FakeSocketMode:
             head = read_head(client)
             if head is None:
                 return
-            key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key"))
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key")
+            )
             accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-            client.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            client.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
             with self._lock:
                 self._clients.append(client)
                 self.connections += 1
-            hello = {"type": "hello", "num_connections": 1, "debug_info": {"host": "applink-test", "approximate_connection_time": 18060},
-                     "connection_info": {"app_id": "A1"}}
+            hello = {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "applink-test", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": "A1"},
+            }
             _send_frame(client, 0x1, json.dumps(hello).encode())
             while True:
                 opcode, payload = _read_frame(client)

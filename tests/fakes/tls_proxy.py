@@ -10,6 +10,7 @@ and a test can tell which host names the bot contacted and what it sent each of 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -38,11 +39,18 @@ class TlsProxy:
 
     def env(self) -> dict[str, str]:
         """What the bot's process needs to go through this proxy and trust its certificates."""
-        return {"HTTPS_PROXY": self.url, "https_proxy": self.url, "SSL_CERT_FILE": str(self.ca_file),
-                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        return {
+            "HTTPS_PROXY": self.url,
+            "https_proxy": self.url,
+            "SSL_CERT_FILE": str(self.ca_file),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
 
-    def start(self) -> "TlsProxy":
-        threading.Thread(target=serve_connections, args=(self._server, self._tunnel, lambda: not self._stopping), daemon=True).start()
+    def start(self) -> TlsProxy:
+        threading.Thread(
+            target=serve_connections, args=(self._server, self._tunnel, lambda: not self._stopping), daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -90,7 +98,5 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         for sock in (source, target):
-            try:
+            with contextlib.suppress(OSError):  # closed by the other side already
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -5,7 +5,8 @@ import csv
 import io
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from bot.sending.contact_files import ContactsFileError, FileLimits, parse_contacts_file
@@ -36,7 +37,9 @@ def test_a_mobile_header_wins_over_ids_that_look_like_mobiles():
     assert "column C “Mobile”, 3 rows" in source.describe()
 
 
-@pytest.mark.parametrize("header", ["Mobile 1", "mobile number", "MOBILE PHONE", "Cell", "MSISDN", "Phone", "Contact Number", "Number"])
+@pytest.mark.parametrize(
+    "header", ["Mobile 1", "mobile number", "MOBILE PHONE", "Cell", "MSISDN", "Phone", "Contact Number", "Number"]
+)
 def test_headers_that_name_a_phone_column(header):
     contacts, source = parse("a.csv", f"Name,{header},Notes\nAnn,0400000001,x\n".encode())
     assert contacts.numbers == ["400000001"] and source.header == header
@@ -68,17 +71,37 @@ def test_the_header_row_never_counts_as_an_invalid_number():
 
 @pytest.mark.parametrize(
     "encoding, bom",
-    [("utf-8", b""), ("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE), ("cp1252", b"")],
+    [
+        ("utf-8", b""),
+        ("utf-8", codecs.BOM_UTF8),
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+        ("cp1252", b""),
+    ],
 )
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_encodings_and_delimiters_spreadsheets_export(encoding, bom, delimiter):
-    text = delimiter.join(["Nom", "Téléphone portable", "Mobile"]) + "\r\n" + delimiter.join(["Zoë", "x", "0400 000 001"]) + "\r\n"
+    text = (
+        delimiter.join(["Nom", "Téléphone portable", "Mobile"])
+        + "\r\n"
+        + delimiter.join(["Zoë", "x", "0400 000 001"])
+        + "\r\n"
+    )
     contacts, source = parse("export.csv", bom + text.encode(encoding))
     assert contacts.numbers == ["400000001"] and source.header == "Mobile" and contacts.rejected == []
 
 
 def test_xlsx_with_numbers_stored_as_numbers_that_lost_their_leading_zero():
-    data = xlsx([["Name", "Mobile"], ["Ann", 412345678], ["Ben", 61498765432], ["Cat", "0400 000 001"], ["Dan", 400000001.0], ["Eve", None]])
+    data = xlsx(
+        [
+            ["Name", "Mobile"],
+            ["Ann", 412345678],
+            ["Ben", 61498765432],
+            ["Cat", "0400 000 001"],
+            ["Dan", 400000001.0],
+            ["Eve", None],
+        ]
+    )
     contacts, source = parse("list.xlsx", data)
     assert contacts.numbers == ["412345678", "498765432", "400000001"] and contacts.duplicates == 1
     assert source.kind == "Excel workbook" and source.rows == 5

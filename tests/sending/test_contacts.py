@@ -1,7 +1,8 @@
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.sending.contacts import InvalidNumber, normalise, parse_text
 
@@ -22,8 +23,10 @@ def test_every_accepted_spelling_normalises_to_the_national_form(national, form,
     assert normalise(spell(national, form, sep)) == national
 
 
-@given(st.lists(st.tuples(nationals, st.integers(0, 3), st.sampled_from(["", " ", "-"])), min_size=1, max_size=30),
-       st.sampled_from([",", "\n", ", ", " ", ";", "\r\n"]))
+@given(
+    st.lists(st.tuples(nationals, st.integers(0, 3), st.sampled_from(["", " ", "-"])), min_size=1, max_size=30),
+    st.sampled_from([",", "\n", ", ", " ", ";", "\r\n"]),
+)
 def test_pasted_lists_give_each_number_once_in_order(entries, separator):
     text = separator.join(spell(n, f, s) for n, f, s in entries)
     result = parse_text(text)
@@ -44,7 +47,11 @@ def test_normalise_never_crashes_and_only_returns_national_mobiles(text):
 
 
 def test_formats_with_brackets_and_dashes_and_the_plus61_zero_habit():
-    assert parse_text("(04) 0000-0001\n+61 (0)400 000 002\n61-400-000-003").numbers == ["400000001", "400000002", "400000003"]
+    assert parse_text("(04) 0000-0001\n+61 (0)400 000 002\n61-400-000-003").numbers == [
+        "400000001",
+        "400000002",
+        "400000003",
+    ]
 
 
 def test_duplicates_across_formats_are_collapsed():
@@ -78,7 +85,8 @@ def test_a_bad_entry_does_not_swallow_its_neighbours():
 @pytest.mark.parametrize(
     "typed",
     [
-        "\uff10\uff14\uff10\uff10 \uff10\uff10\uff10 \uff10\uff10\uff11",  # full-width digits, as typed on a Japanese keyboard
+        "\uff10\uff14\uff10\uff10 \uff10\uff10\uff10 "
+        "\uff10\uff10\uff11",  # full-width digits, as typed on a Japanese keyboard
         "\u0660\u0664\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0661",  # Arabic-Indic digits
         "0400\u00a0000\u00a0001",  # no-break spaces (Word, Outlook)
         "0400\u202f000\u2009001",  # narrow no-break and thin spaces
@@ -128,4 +136,6 @@ def test_seen_numbers_answers_like_a_set_before_and_after_it_turns_into_a_bitmap
 def test_a_long_list_is_de_duplicated_in_order():
     numbers = [f"04{i:08d}" for i in range(150_000)]
     result = parse_text("\n".join(numbers + numbers[:5]))
-    assert len(result.numbers) == 150_000 and result.duplicates == 5 and result.numbers[:2] == ["400000000", "400000001"]
+    assert (
+        len(result.numbers) == 150_000 and result.duplicates == 5 and result.numbers[:2] == ["400000000", "400000001"]
+    )

@@ -46,8 +46,16 @@ class Rig:
             if not limiter.acquire(kind):
                 raise NotSent("stopping")
 
-        client = CellcastClient("k", self.cellcast.base_url, timeout=kwargs.pop("timeout", 2.0), sleep=stopping.wait, before_request=take_slot)
-        dispatcher = Dispatcher(store, client, limiter, instance_id=name, stopping=stopping, max_in_flight=max_in_flight, **kwargs)
+        client = CellcastClient(
+            "k",
+            self.cellcast.base_url,
+            timeout=kwargs.pop("timeout", 2.0),
+            sleep=stopping.wait,
+            before_request=take_slot,
+        )
+        dispatcher = Dispatcher(
+            store, client, limiter, instance_id=name, stopping=stopping, max_in_flight=max_in_flight, **kwargs
+        )
         dispatcher.limiter = limiter
         self.dispatchers.append(dispatcher)
         self.clients.append(client)
@@ -71,8 +79,19 @@ def rig(cellcast, database):
 
 def request_for(text, key="V1"):
     parsed = parse_text(text)
-    return SendRequest(key=key, user_id="U1", channel_id="C1", message="hi", sender=None, gif_url=None, media=None,
-                       media_note="", numbers=parsed.numbers, rejected=parsed.rejected, duplicates=parsed.duplicates)
+    return SendRequest(
+        key=key,
+        user_id="U1",
+        channel_id="C1",
+        message="hi",
+        sender=None,
+        gif_url=None,
+        media=None,
+        media_note="",
+        numbers=parsed.numbers,
+        rejected=parsed.rejected,
+        duplicates=parsed.duplicates,
+    )
 
 
 def send(dispatcher, contacts, key="V1", start=True, timeout=30):

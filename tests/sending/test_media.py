@@ -9,7 +9,11 @@ from bot.sending.media import MAX_MEDIA_BYTES, MediaError, prepare_media, valida
 
 
 def image_bytes(fmt, size=(64, 48), noise=False, mode="RGB"):
-    image = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode))) if noise else Image.new(mode, size, "red")
+    image = (
+        Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode)))
+        if noise
+        else Image.new(mode, size, "red")
+    )
     buffer = io.BytesIO()
     image.save(buffer, fmt)
     return buffer.getvalue()
@@ -55,7 +59,10 @@ def test_gif_urls_accepted(url):
     assert validate_gif_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["http://e.test/a.gif", "https://e.test/a.png", "ftp://e.test/a.gif", "https:///a.gif", "https://e.test/a b.gif"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://e.test/a.gif", "https://e.test/a.png", "ftp://e.test/a.gif", "https:///a.gif", "https://e.test/a b.gif"],
+)
 def test_gif_urls_refused(url):
     with pytest.raises(MediaError):
         validate_gif_url(url)
@@ -105,4 +112,9 @@ def test_a_grey_png_with_a_colour_key_goes_on_white():
 
 def test_the_review_can_say_what_the_image_is():
     media = prepare_media("logo.png", image_bytes("PNG", size=(64, 48)))
-    assert media.width == 64 and media.height == 48 and media.describe().startswith("PNG, ") and "64×48 px" in media.describe()
+    assert (
+        media.width == 64
+        and media.height == 48
+        and media.describe().startswith("PNG, ")
+        and "64×48 px" in media.describe()
+    )

@@ -1,7 +1,8 @@
 """The opt-out rules: which replies unsubscribe, the footer, and who may take a number back."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.sending.optouts import (
     KEYWORDS,
@@ -21,16 +22,27 @@ keywords = st.sampled_from(sorted(KEYWORDS))
 
 
 def casing(draw_text: str, flips: list[bool]) -> str:
-    return "".join(ch.upper() if flip else ch for ch, flip in zip(draw_text, flips + [False] * len(draw_text)))
+    return "".join(
+        ch.upper() if flip else ch for ch, flip in zip(draw_text, flips + [False] * len(draw_text), strict=False)
+    )
 
 
 @given(keywords, decoration, decoration, st.lists(st.booleans(), max_size=20))
-def test_a_reply_that_is_only_a_keyword_opts_out_whatever_its_case_spaces_and_punctuation(keyword, before, after, flips):
+def test_a_reply_that_is_only_a_keyword_opts_out_whatever_its_case_spaces_and_punctuation(
+    keyword, before, after, flips
+):
     assert classify_reply(before + casing(keyword, flips) + after) == OPTOUT
 
 
-@given(keywords, st.lists(st.sampled_from(["please", "this", "bill", "thanks", "at", "the", "weekend", "now", "ok"]), min_size=1, max_size=4),
-       st.booleans())
+@given(
+    keywords,
+    st.lists(
+        st.sampled_from(["please", "this", "bill", "thanks", "at", "the", "weekend", "now", "ok"]),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
 def test_a_longer_reply_containing_a_keyword_is_only_flagged(keyword, others, first):
     words = [keyword] + others if first else others + [keyword]
     assert classify_reply(" ".join(words)) == MAYBE
@@ -44,18 +56,33 @@ def test_classify_never_crashes_and_opts_out_only_on_a_whole_keyword(text):
         assert " ".join("".join(c if c.isalpha() else " " for c in text.casefold()).split()) in KEYWORDS
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("STOP", OPTOUT), ("Stop.", OPTOUT), (" stop all ", OPTOUT), ("Opt-out", OPTOUT), ("UNSUB!", OPTOUT), ("no more", OPTOUT),
-    ("please stop this bill", MAYBE), ("Cancel my order?", MAYBE), ("Thanks!", None), ("stopover in Perth", None),
-    ("", None), ("🛑", None),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("STOP", OPTOUT),
+        ("Stop.", OPTOUT),
+        (" stop all ", OPTOUT),
+        ("Opt-out", OPTOUT),
+        ("UNSUB!", OPTOUT),
+        ("no more", OPTOUT),
+        ("please stop this bill", MAYBE),
+        ("Cancel my order?", MAYBE),
+        ("Thanks!", None),
+        ("stopover in Perth", None),
+        ("", None),
+        ("🛑", None),
+    ],
+)
 def test_real_replies(reply, expected):
     assert classify_reply(reply) == expected
 
 
 def test_the_footer_is_added_once_unless_the_message_already_says_how_to_opt_out():
     assert with_footer("Sale on now", "Reply STOP to opt out") == "Sale on now\r\nReply STOP to opt out"
-    assert with_footer("Sale on now. Reply STOP to unsubscribe", "Reply STOP to opt out") == "Sale on now. Reply STOP to unsubscribe"
+    assert (
+        with_footer("Sale on now. Reply STOP to unsubscribe", "Reply STOP to opt out")
+        == "Sale on now. Reply STOP to unsubscribe"
+    )
     assert with_footer("Sale. Text 'STOP' to 0400000000", "Reply STOP to opt out") == "Sale. Text 'STOP' to 0400000000"
     assert with_footer("Sale on now", "") == "Sale on now"
 

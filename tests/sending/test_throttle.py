@@ -3,7 +3,8 @@
 import threading
 import time
 
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bot.sending.throttle import READ, SEND, RateLimiter
 
@@ -24,7 +25,9 @@ def limiter_on(fake, limit, **kwargs):
     return RateLimiter(limit, window=1.0, clock=fake.clock, wait=fake.wait, min_gap=0.0, **kwargs)
 
 
-@given(st.integers(1, 15), st.lists(st.tuples(st.floats(0, 0.5), st.sampled_from([SEND, READ])), min_size=1, max_size=80))
+@given(
+    st.integers(1, 15), st.lists(st.tuples(st.floats(0, 0.5), st.sampled_from([SEND, READ])), min_size=1, max_size=80)
+)
 def test_never_more_than_the_limit_in_any_window(limit, steps):
     fake = FakeTime()
     limiter = limiter_on(fake, limit)
@@ -37,9 +40,17 @@ def test_never_more_than_the_limit_in_any_window(limit, steps):
     assert limiter.most_in_any_window(1.0) <= limit
 
 
-@given(st.integers(1, 15), st.lists(st.tuples(st.floats(0, 0.3), st.sampled_from(["reserve", "start", "release"]), st.integers(0, 20)),
-                                   min_size=1, max_size=120))
-@example(2, [(0, "reserve", 0), (0, "reserve", 0), (0, "start", 0), (0, "reserve", 0), (0, "start", 0), (0, "start", 0)])
+@given(
+    st.integers(1, 15),
+    st.lists(
+        st.tuples(st.floats(0, 0.3), st.sampled_from(["reserve", "start", "release"]), st.integers(0, 20)),
+        min_size=1,
+        max_size=120,
+    ),
+)
+@example(
+    2, [(0, "reserve", 0), (0, "reserve", 0), (0, "start", 0), (0, "reserve", 0), (0, "start", 0), (0, "start", 0)]
+)
 def test_a_slot_started_late_still_counts_in_its_window(limit, steps):
     """A worker reserves, claims and builds its request, then starts: the wait in between never lets
     more than the limit start in any window."""

@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.app import build
 from bot.config import Settings
@@ -17,12 +18,33 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 WEBHOOK_SECRET = "whsec-0123456789abcdefXYZ"
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=30,
 )
-KEYS = st.sampled_from(["type", "user", "view", "actions", "private_metadata", "state", "values", "id", "value", "callback_id",
-                        "draft_id", "channel_id", "message", "files", "_id", "sender", "receiver", "status", "reply"])
+KEYS = st.sampled_from(
+    [
+        "type",
+        "user",
+        "view",
+        "actions",
+        "private_metadata",
+        "state",
+        "values",
+        "id",
+        "value",
+        "callback_id",
+        "draft_id",
+        "channel_id",
+        "message",
+        "files",
+        "_id",
+        "sender",
+        "receiver",
+        "status",
+        "reply",
+    ]
+)
 SHAPED = st.recursive(JSON, lambda children: st.dictionaries(KEYS, children, max_size=6), max_leaves=40)
 
 
@@ -30,13 +52,27 @@ SHAPED = st.recursive(JSON, lambda children: st.dictionaries(KEYS, children, max
 def client(tmp_path_factory):
     slack = FakeSlack().start()
     path = tmp_path_factory.mktemp("hostile") / "bot.db"
-    bot = build(Settings.from_env({
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
-        "CELLCAST_API_KEY": CELLCAST_KEY, "CELLCAST_API_URL": "http://127.0.0.1:9", "DATABASE_PATH": str(path),
-        "MMS_ADMINS": ADMIN, "CELLCAST_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }))
-    application = wsgi_app(bot.app, health=bot.health, metrics=bot.services.metrics.render,
-                           webhook=bot.services.sync.take_webhook, webhook_secret=WEBHOOK_SECRET)
+    bot = build(
+        Settings.from_env(
+            {
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": slack.api_url,
+                "CELLCAST_API_KEY": CELLCAST_KEY,
+                "CELLCAST_API_URL": "http://127.0.0.1:9",
+                "DATABASE_PATH": str(path),
+                "MMS_ADMINS": ADMIN,
+                "CELLCAST_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            }
+        )
+    )
+    application = wsgi_app(
+        bot.app,
+        health=bot.health,
+        metrics=bot.services.metrics.render,
+        webhook=bot.services.sync.take_webhook,
+        webhook_secret=WEBHOOK_SECRET,
+    )
     with httpx.Client(transport=httpx.WSGITransport(app=application), base_url="http://bot") as http:
         yield http
     bot.close()
@@ -49,12 +85,23 @@ def post_payload(client, payload) -> httpx.Response:
 
 
 def slash(client, text: str) -> httpx.Response:
-    body = urlencode({"command": "/mms", "text": text, "user_id": ADMIN, "channel_id": "C1", "team_id": "T1",
-                      "trigger_id": "1.2.3", "response_url": "http://127.0.0.1:9/respond"}).encode()
+    body = urlencode(
+        {
+            "command": "/mms",
+            "text": text,
+            "user_id": ADMIN,
+            "channel_id": "C1",
+            "team_id": "T1",
+            "trigger_id": "1.2.3",
+            "response_url": "http://127.0.0.1:9/respond",
+        }
+    ).encode()
     return client.post(EVENTS_PATH, content=body, headers=sign(body))
 
 
-@pytest.mark.parametrize("argument", ["99999999999999999999999", "²", "١٢", "-1", "1e9", "0x10", "  ", "`12`x", "<!channel>"])
+@pytest.mark.parametrize(
+    "argument", ["99999999999999999999999", "²", "١٢", "-1", "1e9", "0x10", "  ", "`12`x", "<!channel>"]
+)
 def test_status_of_anything_typed_is_a_clear_answer(client, argument):
     response = slash(client, f"status {argument}")
     assert response.status_code == 200
@@ -77,8 +124,21 @@ def test_a_body_that_is_not_utf8_or_nested_thousands_deep_is_a_bad_request(clien
     assert client.post(f"/cellcast/webhook/{WEBHOOK_SECRET}", content=deep).status_code == 404
 
 
-@pytest.mark.parametrize("metadata", ["[1, 2]", "null", '"a string"', "42", '{"draft_id": 7}', '{"draft_id": ["x"]}',
-                                      '{"draft_id": null}', "{not json", '{"channel_id": {"a": 1}}', '{"channel_id": "<!here>"}'])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "[1, 2]",
+        "null",
+        '"a string"',
+        "42",
+        '{"draft_id": 7}',
+        '{"draft_id": ["x"]}',
+        '{"draft_id": null}',
+        "{not json",
+        '{"channel_id": {"a": 1}}',
+        '{"channel_id": "<!here>"}',
+    ],
+)
 def test_a_review_whose_metadata_is_not_the_bots_says_nothing_was_sent(client, metadata):
     payload = view_submission({}, ADMIN, "C1", "V9")
     payload["view"].update(callback_id="mms_review", private_metadata=metadata)
@@ -96,9 +156,15 @@ def test_a_form_whose_metadata_is_not_the_bots_is_still_checked(client, metadata
     assert response.status_code == 200 and response.json()["response_action"] == "push"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(kind=st.sampled_from(["view_submission", "block_actions", "view_closed", "shortcut", None]),
-       callback=st.sampled_from(["mms_send", "mms_review", "other"]), anything=SHAPED, where=st.sampled_from(["view", "actions", "root"]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    kind=st.sampled_from(["view_submission", "block_actions", "view_closed", "shortcut", None]),
+    callback=st.sampled_from(["mms_send", "mms_review", "other"]),
+    anything=SHAPED,
+    where=st.sampled_from(["view", "actions", "root"]),
+)
 def test_random_json_in_a_signed_payload_is_never_a_500(client, kind, callback, anything, where):
     payload = view_submission(form(), ADMIN, "C1", "V7")
     payload["view"]["callback_id"] = callback
@@ -107,9 +173,16 @@ def test_random_json_in_a_signed_payload_is_never_a_500(client, kind, callback, 
     else:
         payload["type"] = kind
         if kind == "block_actions":
-            payload["actions"] = [{"action_id": "mms_resend_failed", "value": "1"}, {"action_id": "mms_suppress_number"}][: 1 + (callback == "other")]
+            payload["actions"] = [
+                {"action_id": "mms_resend_failed", "value": "1"},
+                {"action_id": "mms_suppress_number"},
+            ][: 1 + (callback == "other")]
         if where == "view":
-            payload["view"] = anything if callback == "other" else {**payload["view"], "state": anything, "private_metadata": json.dumps(anything)}
+            payload["view"] = (
+                anything
+                if callback == "other"
+                else {**payload["view"], "state": anything, "private_metadata": json.dumps(anything)}
+            )
         elif where == "actions" and kind == "block_actions":
             payload["actions"] = [anything] if not isinstance(anything, list) else anything
         elif where == "root" and isinstance(anything, dict):

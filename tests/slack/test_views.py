@@ -1,6 +1,7 @@
 """The review view within Slack's view limits, for list sizes a test through the whole bot would not reach."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.sending.review import Balance, Review
 from bot.slack.kit import MAX_PLAIN_TITLE, MAX_VIEW_BLOCKS
@@ -19,9 +20,21 @@ class _Counted(list):
 
 
 def review_of(numbers: int) -> Review:
-    return Review(message="Hi\r\nReply STOP to opt out", sender=None, gif_url=None, media=None, numbers=_Counted(numbers),
-                  typed=numbers, from_file=0, file_source=None, rejected=[], duplicates=0, suppressed=[],
-                  balance=Balance(50_000_000.0), credits_per_mms=1)
+    return Review(
+        message="Hi\r\nReply STOP to opt out",
+        sender=None,
+        gif_url=None,
+        media=None,
+        numbers=_Counted(numbers),
+        typed=numbers,
+        from_file=0,
+        file_source=None,
+        rejected=[],
+        duplicates=0,
+        suppressed=[],
+        balance=Balance(50_000_000.0),
+        credits_per_mms=1,
+    )
 
 
 @given(st.integers(1, 20_000_000))

@@ -60,7 +60,9 @@ def crash_on(monkeypatch):
 def make_send(store, key="K1", batches=2, size=3, media=b"img"):
     numbers = [[f"4{b:02d}{i:06d}" for i in range(size)] for b in range(batches)]
     settled = [o.NumberOutcome("hello (row 2)", o.INVALID, "has letters")]
-    return store.create_send({"view_id": key, "user_id": "U1", "channel_id": "C1", "message": "hi"}, media, numbers, settled)
+    return store.create_send(
+        {"view_id": key, "user_id": "U1", "channel_id": "C1", "message": "hi"}, media, numbers, settled
+    )
 
 
 def queued(batch):

@@ -101,7 +101,11 @@ def test_a_send_idle_longer_than_the_resume_window_is_not_claimed(store, clock):
 def test_the_same_confirmation_is_recorded_once(store):
     assert make_send(store, "SAME") is not None
     with store.transaction() as tx:  # a duplicate does not abort the transaction it is in (PostgreSQL would)
-        assert store.create_send({"view_id": "SAME", "user_id": "U1", "channel_id": "C1", "message": "hi"}, None, [["400000001"]],
-                                 tx=tx) is None
+        assert (
+            store.create_send(
+                {"view_id": "SAME", "user_id": "U1", "channel_id": "C1", "message": "hi"}, None, [["400000001"]], tx=tx
+            )
+            is None
+        )
         store.allow("UOTHER", "UADMIN", tx=tx)
     assert store.is_allowed("UOTHER")

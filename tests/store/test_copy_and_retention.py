@@ -28,7 +28,9 @@ def test_copy_database_copies_everything_into_an_empty_database_and_refuses_a_fu
     assert "recipients: 4 rows" in printed and "suppression_audit: 3 rows" in printed
     target = Store(database.url)
     assert target.get_send(send_id) == source.get_send(send_id) and target.get_media(send_id) == b"img"
-    assert target.is_allowed("UCAROL") and target.suppressed_among(["400000009", "400000008"]) == {"400000009": "cellcast"}
+    assert target.is_allowed("UCAROL") and target.suppressed_among(["400000009", "400000008"]) == {
+        "400000009": "cellcast"
+    }
     assert target.suppression_audit() == source.suppression_audit()
     assert target.claim_reports("p2", 10)  # the reports still due came along
     batch = target.claim_next_batch("p2", 10)  # and the batch still pending
@@ -43,7 +45,7 @@ def test_copy_database_copies_everything_into_an_empty_database_and_refuses_a_fu
 
 
 def test_retention_purges_in_short_steps_and_keeps_the_counts(store, clock):
-    old, new = make_send(store, "OLD", batches=3, size=6000), make_send(store, "NEW", batches=1)
+    old, _ = make_send(store, "OLD", batches=3, size=6000), make_send(store, "NEW", batches=1)
     for _ in range(4):
         batch = store.claim_next_batch("p1", 10)
         store.finish_batch(batch.id, "queued", queued(batch), owner="p1")
@@ -63,7 +65,12 @@ def test_retention_purges_in_short_steps_and_keeps_the_counts(store, clock):
 def test_delivery_statuses_move_the_counters_without_recounting(store):
     send_id = make_send(store, batches=1, size=3)
     batch = store.claim_next_batch("p1", 10)
-    store.finish_batch(batch.id, "queued", [o.NumberOutcome(n, o.QUEUED, "", f"m{i}") for i, n in enumerate(batch.contacts)], owner="p1")
+    store.finish_batch(
+        batch.id,
+        "queued",
+        [o.NumberOutcome(n, o.QUEUED, "", f"m{i}") for i, n in enumerate(batch.contacts)],
+        owner="p1",
+    )
     rows = store.undelivered_messages([send_id], ["queued", "sent"])
     ids = sorted(row_id for row_id, _ in rows.values())
     good, bad = ["delivered"], ["failed"]

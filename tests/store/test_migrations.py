@@ -23,12 +23,19 @@ def test_a_database_made_by_0_1_0_upgrades_in_place_and_keeps_everything(tmp_pat
     assert [a["action"] for a in store.suppression_audit()] == ["suppress", "suppress", "unsuppress"]
     assert store.get_reply(1)["body"] == "STOP" and store.sync_value("replies_newest") == "poll:1"
     batch = store.claim_next_batch("new-host", 10)  # the half-sent send goes on
-    assert batch.contacts == ["400000003"] and store.finish_batch(batch.id, "queued", o.all_of(batch.contacts, o.QUEUED, ""), owner="new-host")
+    assert batch.contacts == ["400000003"] and store.finish_batch(
+        batch.id, "queued", o.all_of(batch.contacts, o.QUEUED, ""), owner="new-host"
+    )
     assert store.get_send(1).state == "done"
     store.suppress("400000007", "admin")
-    assert Store(str(path)).suppressed_among(["400000007", "400000009"]) == {"400000007": "admin", "400000009": "cellcast"}
+    assert Store(str(path)).suppressed_among(["400000007", "400000009"]) == {
+        "400000007": "admin",
+        "400000009": "cellcast",
+    }
     with sqlite3.connect(path) as conn:
-        assert [n for (n,) in conn.execute("SELECT id FROM schema_migrations ORDER BY id")] == [m[0] for m in MIGRATIONS]
+        assert [n for (n,) in conn.execute("SELECT id FROM schema_migrations ORDER BY id")] == [
+            m[0] for m in MIGRATIONS
+        ]
 
 
 def test_processes_starting_together_apply_each_migration_once(database):
@@ -48,6 +55,8 @@ def test_processes_starting_together_apply_each_migration_once(database):
     for thread in threads:
         thread.join()
     assert errors == [] and len(opened) == 4
-    assert database.rows("SELECT id, COUNT(*) FROM schema_migrations GROUP BY id ORDER BY id") == [(m[0], 1) for m in MIGRATIONS]
+    assert database.rows("SELECT id, COUNT(*) FROM schema_migrations GROUP BY id ORDER BY id") == [
+        (m[0], 1) for m in MIGRATIONS
+    ]
     for store in opened:
         store.close()

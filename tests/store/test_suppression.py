@@ -8,7 +8,6 @@ import pytest
 from bot.sending.gateway import InboundReply
 from bot.sending.optouts import SOURCE_REPLY
 from bot.sending.sync import CellcastSync
-
 from tests.store.conftest import Crash
 
 

@@ -18,6 +18,7 @@ if FLAG:
                 yield tx
                 if write and os.path.exists(FLAG):
                     raise error()
+
         return wrapped
 
     def sqlite_full():
