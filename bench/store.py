@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 from bench.rig import fresh_database, median, ms, postgres_server, table
 from bot.sending import outcomes as o
+from bot.sending.reports import Notice, ReportKind
 from bot.sending.summary import summarise
 from bot.store import Store
 from bot.store.clock import ManualClock
@@ -165,7 +166,7 @@ def longest_wait(store: Store, during, key: str) -> float:
         n = 0
         while not done.is_set():
             started = time.perf_counter()
-            store.report_due(f"{key}:{n}", None, "notice", {"text": "probe"})
+            store.report_due(f"{key}:{n}", None, ReportKind.NOTICE, Notice("probe"))
             waits.append(time.perf_counter() - started)
             n += 1
             time.sleep(0.01)

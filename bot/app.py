@@ -31,7 +31,7 @@ from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
 from bot.slack import actions, commands, errors, home, review
 from bot.slack.files import SlackFileFetcher
-from bot.slack.reporter import SlackReporter
+from bot.slack.reporting import SlackReporter
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,8 @@ class Bot:
             return False, f"database: {exc}"
         if services.socket_mode_connected is not None and not services.socket_mode_connected():
             return False, "Socket Mode: not connected to Slack"
-        if services.reporter.auth_error:
-            return False, f"Slack refused the bot token ({services.reporter.auth_error}): check SLACK_BOT_TOKEN"
+        if services.reporter.auth_failure:
+            return False, f"Slack refused the bot token ({services.reporter.auth_failure}): check SLACK_BOT_TOKEN"
         failing_since = services.store.oldest_failing_report()
         if failing_since is not None and time.time() - failing_since > REPORTS_FAILING_FOR:
             minutes = round((time.time() - failing_since) / 60)

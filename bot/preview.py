@@ -87,7 +87,7 @@ def samples() -> dict[str, dict]:
         home = home_view(services, SAMPLE_ADMIN)
         store.close()
     _, channel_blocks = channel_message(summary)
-    _, thread_blocks, _ = thread_summary(summary)
+    thread_blocks = thread_summary(summary).blocks
     return {
         "the form (/mms)": send_form("C0PREVIEW"),
         "the review": review_view("preview", review),

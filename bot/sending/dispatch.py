@@ -50,7 +50,6 @@ class Dispatcher:
         batch_size: int = BATCH_SIZE,
         lease: float = 10.0,
         resume_within: float = 900.0,
-        progress_every: float = 2.0,
         on_report_due: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
@@ -62,7 +61,6 @@ class Dispatcher:
         self._batch_size = batch_size
         self._lease = lease
         self._resume_within = resume_within
-        self._progress_every = progress_every
         self._on_report_due = on_report_due
         self._wake = threading.Condition()
         self._workers: list[threading.Thread] = []
@@ -394,7 +392,6 @@ class Dispatcher:
                         owner=self.instance_id,
                         error_kind=kind,
                         error_message=message,
-                        progress_every=self._progress_every,
                         tx=tx,
                     )
             except Exception:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from bot.sending.outcomes import NumberOutcome
 from bot.sending.records import ClaimedBatch, ProblemGroup, SendRecord
+from bot.sending.reports import Payload, ReportKind
 
 
 class Transactions(Protocol):
@@ -48,7 +49,6 @@ class SendStore(SummaryStore, Transactions, Protocol):
         error_kind: str | None = None,
         error_message: str | None = None,
         from_state: str = ...,
-        progress_every: float = 2.0,
         tx: Any = None,
     ) -> bool: ...
     def confirm_claim(self, batch_id: int, owner: str, lease: float, *, tx: Any = None) -> bool: ...
@@ -103,8 +103,8 @@ class SyncStore(Transactions, Protocol):
         self,
         key: str,
         send_id: int | None,
-        kind: str,
-        payload: dict | None = None,
+        kind: ReportKind,
+        payload: Payload | None = None,
         delay: float = 0.0,
         *,
         tx: Any = None,

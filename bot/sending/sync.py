@@ -21,6 +21,8 @@ from bot.sending.delivery import CONFIRMED, DELIVERED, IN_FLIGHT, NOT_DELIVERED,
 from bot.sending.gateway import DeliveryRecord, Gateway, GatewayError, InboundReply, NotSent, Page
 from bot.sending.optouts import OPTOUT, SOURCE_CELLCAST, SOURCE_REPLY, classify_reply
 from bot.sending.ports import SyncStore
+from bot.sending.reports import Notice, ReplyReport, ReportKind, confirmed_key, send_key
+from bot.sending.reports import reply_key as reply_report_key
 
 log = logging.getLogger(__name__)
 
@@ -239,21 +241,17 @@ class CellcastSync:
             confirmed = self._store.confirm_queued(batch["id"], found, CONFIRMED, tx=tx)
             if confirmed:
                 remaining = len(numbers) - confirmed
-                self._store.report_due(
-                    f"confirmed:{batch['id']}:{confirmed}",
-                    batch["send_id"],
-                    "notice",
-                    {
-                        "text": (
-                            f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose "
-                            "outcome was unknown were queued"
-                            + (f"; {remaining:,} stay unknown." if remaining else ".")
-                            + " The CSV below has them."
-                        )
-                    },
-                    tx=tx,
+                text = (
+                    f":white_check_mark: Cellcast's report confirms that {confirmed:,} of the numbers whose "
+                    "outcome was unknown were queued"
+                    + (f"; {remaining:,} stay unknown." if remaining else ".")
+                    + " The CSV below has them."
                 )
-                self._store.report_due(f"csv:{batch['send_id']}", batch["send_id"], "csv", tx=tx)
+                send_id = batch["send_id"]
+                self._store.report_due(
+                    confirmed_key(batch["id"], confirmed), send_id, ReportKind.NOTICE, Notice(text), tx=tx
+                )
+                self._store.report_due(send_key(ReportKind.CSV, send_id), send_id, ReportKind.CSV, tx=tx)
         if confirmed:
             log.info(
                 "send %d: Cellcast's report confirms %d number(s) of unknown outcome were queued",
@@ -298,11 +296,12 @@ class CellcastSync:
             if kind == OPTOUT:
                 self._store.suppress(number, SOURCE_REPLY, f"replied “{reply.body.strip()[:60]}”", "reply", tx=tx)
             if post and send_id is not None:
-                self._store.report_due(f"reply:{reply_id}", send_id, "reply", {"reply_id": reply_id}, tx=tx)
-            elif post and self._replies_channel:
                 self._store.report_due(
-                    f"reply:{reply_id}", None, "reply", {"reply_id": reply_id, "channel": self._replies_channel}, tx=tx
+                    reply_report_key(reply_id), send_id, ReportKind.REPLY, ReplyReport(reply_id), tx=tx
                 )
+            elif post and self._replies_channel:
+                payload = ReplyReport(reply_id, self._replies_channel)
+                self._store.report_due(reply_report_key(reply_id), None, ReportKind.REPLY, payload, tx=tx)
         if kind == OPTOUT:
             log.info("an opt-out reply suppressed %s", number)
         if post:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import IO
 
 from bot.sending import outcomes as o
@@ -106,8 +107,15 @@ def delivery_line(summary: SendSummary) -> str:
     return counts + f", {send.delivery_pending:,} {'pending' if not send.delivery_done_at else 'not reported'}."
 
 
-def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
-    """The thread reply, and whether the CSV must follow because something was left out."""
+@dataclass(frozen=True)
+class ThreadSummary:
+    text: str  # the notification text
+    blocks: list[dict]
+    left_out: bool  # numbers were left out of the blocks: the CSV with every number must follow
+
+
+def thread_summary(summary: SendSummary) -> ThreadSummary:
+    """The thread reply, saying whether the CSV must follow because something was left out."""
     send = summary.send
     lines = [f"*Result for {count(send.entries, 'entry', 'entries')}:* {totals(summary)}"]
     if send.dry_run:
@@ -148,7 +156,7 @@ def thread_summary(summary: SendSummary) -> tuple[str, list[dict], bool]:
         blocks.append(context("Every number, with what happened to it, is in the CSV file below."))
     if summary.resendable:
         blocks.append(resend_actions(send.id, summary))
-    return cut(f"Result: {totals(summary)}", MAX_MESSAGE_TEXT), blocks, left_out
+    return ThreadSummary(cut(f"Result: {totals(summary)}", MAX_MESSAGE_TEXT), blocks, left_out)
 
 
 def resend_actions(send_id: int, summary: SendSummary) -> dict:

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from bot.sending.contacts import InvalidNumber, normalise
 from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppress
 from bot.sending.permissions import NotAdmin, Permissions
+from bot.sending.reports import FileFor, ReportKind, asked_key
 from bot.sending.summary import summarise
 from bot.slack.blocks import HELP, history_line, status_line, thread_summary
 from bot.slack.kit import NOT_ON_THE_LIST, context, cut, display_number, escape, refusal, section
@@ -121,7 +122,8 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
             "Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins
         ), None
     summary = summarise(services.store, send.id)
-    text, blocks, _ = thread_summary(summary)
+    rendered = thread_summary(summary)
+    text, blocks = rendered.text, rendered.blocks
     head = section(
         history_line(send)
         + (
@@ -132,9 +134,8 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
         )
     )
     if not send.purged_at:
-        services.store.report_due(
-            f"send_csv:{send.id}:{actor}:{time.time()}", None, "send_csv", {"user_id": actor, "send_id": send.id}
-        )
+        key = asked_key(ReportKind.SEND_CSV, actor, time.time(), send.id)
+        services.store.report_due(key, None, ReportKind.SEND_CSV, FileFor(actor, send.id))
         services.reporter.wake()
         blocks = blocks + [context("The CSV with every number is on its way to you by direct message.")]
     return text, [head] + blocks[:49]
@@ -153,7 +154,8 @@ def suppression_command(services, actor: str, verb: str, argument: str) -> str:
             f"({e['added_at'][:10]})"
             for e in latest
         ]
-        store.report_due(f"suppression_csv:{actor}:{time.time()}", None, "suppression_csv", {"user_id": actor})
+        key = asked_key(ReportKind.SUPPRESSION_CSV, actor, time.time())
+        store.report_due(key, None, ReportKind.SUPPRESSION_CSV, FileFor(actor))
         services.reporter.wake()
         return (
             f"*{store.suppression_count():,} numbers are suppressed.* The latest:\n"

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.errors import SlackApiError
 
 from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
+from bot.sending.reports import Notice, ReportKind, stranded_check_key
 from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
 from bot.slack.files import FileDownloadError
@@ -312,7 +313,7 @@ class ReviewChecker:
             ":information_source: The bot restarted while it was checking your MMS form, and the form was closed "
             "meanwhile, so its review could not be shown. Nothing was sent. Run `/mms` again to send it."
         )
-        self._store.report_due(f"check:{draft_id}", None, "notice", {"user_id": person, "text": text})
+        self._store.report_due(stranded_check_key(draft_id), None, ReportKind.NOTICE, Notice(text, user_id=person))
         self._on_report_due()
 
 

@@ -39,7 +39,7 @@ from bot.store.drafts import Drafts
 from bot.store.engine import Engine, StoreError, Tx, open_engine
 from bot.store.instances import Instances
 from bot.store.migrations import migrate
-from bot.store.outbox import REPORT_KINDS, Outbox, Report
+from bot.store.outbox import Outbox
 from bot.store.rate import RateLog
 from bot.store.replies import Replies
 from bot.store.retention import Retention
@@ -47,7 +47,7 @@ from bot.store.sends import Sends
 from bot.store.suppression import Suppression
 from bot.store.sync_state import SyncState
 
-__all__ = ["REPORT_KINDS", "Report", "Store", "StoreError", "Tx", "database_url"]
+__all__ = ["Store", "StoreError", "Tx", "database_url"]
 
 
 def database_url(value: str) -> str:

@@ -7,6 +7,7 @@ import json
 from bot.sending.outcomes import NumberOutcome
 from bot.sending.outcomes import tally as counts
 from bot.sending.records import FINAL_BATCH_STATES, PENDING, SEND_DONE, SEND_OPEN, SENDING, UNKNOWN, ClaimedBatch
+from bot.sending.reports import Notice, ReportKind, corrected_key, send_key
 from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
@@ -88,7 +89,6 @@ class Batches(Aggregate):
         error_kind: str | None = None,
         error_message: str | None = None,
         from_state: str = SENDING,
-        progress_every: float = 2.0,
         tx: Tx | None = None,
     ) -> bool:
         """Settle a batch and each of its numbers, count them on the send, and make the reports due:
@@ -126,10 +126,10 @@ class Batches(Aggregate):
                     "UPDATE sends SET state = :done, finished_at = :at WHERE id = :id AND state = :open",
                     {"done": SEND_DONE, "at": tx.now_iso, "id": send_id, "open": SEND_OPEN},
                 )
-                outbox.settle(tx, f"progress:{send_id}")
-                outbox.due(tx, f"summary:{send_id}", send_id, "summary")
+                outbox.settle(tx, send_key(ReportKind.PROGRESS, send_id))
+                outbox.due(tx, send_key(ReportKind.SUMMARY, send_id), send_id, ReportKind.SUMMARY)
             else:
-                outbox.due_paced(tx, f"progress:{send_id}", send_id, "progress", progress_every)
+                outbox.due_paced(tx, send_key(ReportKind.PROGRESS, send_id), send_id, ReportKind.PROGRESS)
         return True
 
     def confirm_claim(self, batch_id: int, owner: str, lease: float, *, tx: Tx | None = None) -> bool:
@@ -178,8 +178,8 @@ class Batches(Aggregate):
             sets = ", ".join(f"n_{o} = n_{o} + {int(n)}" for o, n in moves.items() if n)
             if sets:
                 tx.execute(f"UPDATE sends SET {sets}, delivery_done_at = NULL WHERE id = :id", {"id": send_id})
-            outbox.due(tx, f"corrected:{batch_id}", send_id, "notice", payload={"text": notice})
-            outbox.due(tx, f"csv:{send_id}", send_id, "csv")
+            outbox.due(tx, corrected_key(batch_id), send_id, ReportKind.NOTICE, payload=Notice(notice))
+            outbox.due(tx, send_key(ReportKind.CSV, send_id), send_id, ReportKind.CSV)
         return True
 
     def lapsed_batches(self, *, tx: Tx | None = None) -> list[ClaimedBatch]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.sending.records import SEND_DONE, UNKNOWN
+from bot.sending.reports import Notice, ReportKind, delivery_final_key, send_key
 from bot.store import outbox
 from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
@@ -103,7 +104,7 @@ class Delivery(Aggregate):
                     " WHERE id = :id",
                     {"d": delta["n_delivered"], "u": delta["n_undelivered"], "id": send_id},
                 )
-                outbox.due_paced(tx, f"delivery:{send_id}", send_id, "delivery", 10.0)
+                outbox.due_paced(tx, send_key(ReportKind.DELIVERY, send_id), send_id, ReportKind.DELIVERY)
         return sorted(changed)
 
     def delivery_done(self, send_id: int, tally: str, *, tx: Tx | None = None) -> None:
@@ -113,8 +114,8 @@ class Delivery(Aggregate):
                 "UPDATE sends SET delivery_done_at = :at WHERE id = :id AND delivery_done_at IS NULL RETURNING id",
                 {"at": tx.now_iso, "id": send_id},
             ):
-                outbox.due(tx, f"delivery:{send_id}", send_id, "delivery")
-                outbox.due(tx, f"delivery_final:{send_id}", send_id, "notice", payload={"text": tally})
+                outbox.due(tx, send_key(ReportKind.DELIVERY, send_id), send_id, ReportKind.DELIVERY)
+                outbox.due(tx, delivery_final_key(send_id), send_id, ReportKind.NOTICE, payload=Notice(tally))
 
     def unknown_batches_to_confirm(self, finished_after: str, *, tx: Tx | None = None) -> list[dict]:
         """Batches of unknown outcome (recent enough for the reports to show them)."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from bot.sending.outcomes import OUTCOMES, NumberOutcome, tally
 from bot.sending.records import PENDING, SEND_COUNT_FIELDS, SEND_DONE, SEND_FIELDS, SEND_OPEN, ProblemGroup, SendRecord
+from bot.sending.reports import ReportKind, send_key
 from bot.store import outbox
 from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
@@ -87,11 +88,11 @@ class Sends(Aggregate):
                 ],
             )
             insert_outcomes(tx, send_id, None, settled)
-            outbox.due(tx, f"post:{send_id}", send_id, "post")
+            outbox.due(tx, send_key(ReportKind.POST, send_id), send_id, ReportKind.POST)
             if media:
-                outbox.due(tx, f"image:{send_id}", send_id, "image")
+                outbox.due(tx, send_key(ReportKind.IMAGE, send_id), send_id, ReportKind.IMAGE)
             if not batches:
-                outbox.due(tx, f"summary:{send_id}", send_id, "summary")
+                outbox.due(tx, send_key(ReportKind.SUMMARY, send_id), send_id, ReportKind.SUMMARY)
         return send_id
 
     def get_send(self, send_id: int, *, tx: Tx | None = None) -> SendRecord:
@@ -136,9 +137,13 @@ class Sends(Aggregate):
         with self._tx(tx) as tx:
             tx.execute("UPDATE sends SET images_ok = 0 WHERE id = :id", {"id": send_id})
 
-    def mark_reported(self, send_id: int, *, tx: Tx | None = None) -> None:
+    def summary_delivered(self, send_id: int, left_out: bool, *, tx: Tx | None = None) -> None:
+        """The thread summary is in Slack: the send is reported, and when the summary left numbers out,
+        the CSV with every number is due, in one transaction (both, or neither and the summary again)."""
         with self._tx(tx) as tx:
             tx.execute("UPDATE sends SET reported_at = :at WHERE id = :id", {"at": tx.now_iso, "id": send_id})
+            if left_out:
+                outbox.due(tx, send_key(ReportKind.CSV, send_id), send_id, ReportKind.CSV)
 
     def stop_send(self, send_id: int, kind: str, message: str, *, tx: Tx | None = None) -> None:
         """The account refused the send (key, balance, sender): no further call is made for it."""

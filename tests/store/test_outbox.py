@@ -2,6 +2,7 @@
 
 import threading
 
+from bot.sending.reports import Notice, ReportKind
 from tests.store.conftest import make_send
 
 
@@ -67,5 +68,5 @@ def test_a_dead_deliverers_claim_lapses_and_another_takes_over(stores, clock):
 
 def test_a_report_made_due_twice_is_one_report(store, database):
     for _ in range(2):
-        store.report_due("notice:1", None, "notice", {"text": "hello"})
+        store.report_due("notice:1", None, ReportKind.NOTICE, Notice("hello"))
     assert database.rows("SELECT COUNT(*) FROM reports WHERE key = 'notice:1'") == [(1,)]

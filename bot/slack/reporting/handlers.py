@@ -1,0 +1,136 @@
+"""What each kind of report shows in Slack: one handler per kind, registered by kind. Handlers render and
+deliver; what follows from a delivery (a send reported, its CSV due) is the store's to decide."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.sending.records import SEND_OPEN, SendRecord
+from bot.sending.reports import FileFor, Notice, ReplyReport, Report, ReportKind
+from bot.sending.summary import summarise
+from bot.slack.blocks import notice, reply_message, thread_summary, write_results_csv, write_suppression_csv
+from bot.slack.reporting.calls import Refused, SlackCalls
+from bot.slack.reporting.fallbacks import SendMessages
+from bot.slack.reporting.uploads import Uploads, csv_file
+
+log = logging.getLogger(__name__)
+
+IMAGE_TITLE = "The image as it was sent"
+CSV_TITLE = "Every number and what happened to it"
+
+
+class Handlers:
+    def __init__(self, calls: SlackCalls, store, uploads: Uploads) -> None:
+        self._calls = calls
+        self._store = store
+        self._uploads = uploads
+        self._messages = SendMessages(calls, store)
+        # A send's reports, by kind (each gets the send as it is now, and the report).
+        self._for_send: dict[ReportKind, Callable[[SendRecord, Report], None]] = {
+            ReportKind.POST: lambda send, report: None,  # ensure_posted (below) is all it takes
+            ReportKind.IMAGE: self._image,
+            ReportKind.PROGRESS: self._progress,
+            ReportKind.DELIVERY: lambda send, report: self._messages.update(send),
+            ReportKind.SUMMARY: self._summary,
+            ReportKind.CSV: self._results_csv,
+            ReportKind.NOTICE: self._send_notice,
+            ReportKind.REPLY: self._send_reply,
+        }
+        # Reports that belong to no send: a reply nobody was sent to, a notice, a CSV for a person.
+        self._standalone: dict[ReportKind, Callable[[Report], None]] = {
+            ReportKind.NOTICE: self._standalone_notice,
+            ReportKind.REPLY: self._standalone_reply,
+            ReportKind.SEND_CSV: self._send_csv_for,
+            ReportKind.SUPPRESSION_CSV: self._suppression_csv_for,
+        }
+
+    def deliver(self, report: Report) -> None:
+        if report.send_id is None:
+            handler = self._standalone.get(report.kind)
+            if handler is None:
+                log.error("a %s report without a send cannot be shown; dropped", report.kind)
+                return
+            handler(report)
+            return
+        handler = self._for_send.get(report.kind)
+        if handler is None:
+            log.error("a %s report of send %d cannot be shown; dropped", report.kind, report.send_id)
+            return
+        handler(self._messages.ensure_posted(self._store.get_send(report.send_id)), report)
+
+    # -- a send's reports ----------------------------------------------------------------------
+
+    def _image(self, send: SendRecord, report: Report) -> None:
+        media = self._store.get_media(send.id)
+        if media is not None:
+            self._into_thread(send, self._uploads.upload(media, send.media_name or "image.jpg"), IMAGE_TITLE)
+
+    def _progress(self, send: SendRecord, report: Report) -> None:
+        if send.state == SEND_OPEN:
+            self._messages.update(send)
+
+    def _summary(self, send: SendRecord, report: Report) -> None:
+        send = self._messages.update(send)
+        rendered = thread_summary(summarise(self._store, send.id))
+        self._messages.in_thread(send, rendered.text, rendered.blocks)
+        self._store.summary_delivered(send.id, rendered.left_out)
+
+    def _results_csv(self, send: SendRecord, report: Report) -> None:
+        with csv_file(lambda out: write_results_csv(self._store.iter_recipients(send.id), out)) as path:
+            self._into_thread(send, self._uploads.upload(path, f"mms-send-{send.id}-results.csv"), CSV_TITLE)
+
+    def _send_notice(self, send: SendRecord, report: Report) -> None:
+        payload = report.payload
+        self._messages.in_thread(send, *notice(payload.text if isinstance(payload, Notice) else ""))
+
+    def _send_reply(self, send: SendRecord, report: Report) -> None:
+        assert isinstance(report.payload, ReplyReport)
+        self._messages.in_thread(send, *reply_message(self._store.get_reply(report.payload.reply_id)))
+
+    def _into_thread(self, send: SendRecord, file_id: str, title: str) -> None:
+        """The bytes are up already: if the thread is gone, only where the file is shared changes."""
+        self._messages.anywhere(
+            send, lambda where: self._uploads.share(file_id, title, where.report_channel, where.report_ts)
+        )
+
+    # -- reports of no send --------------------------------------------------------------------
+
+    def _standalone_notice(self, report: Report) -> None:
+        payload = report.payload
+        assert isinstance(payload, Notice)
+        channel = payload.channel or (self._calls.dm(payload.user_id) if payload.user_id else None)
+        self._post(report, channel, *notice(payload.text))
+
+    def _standalone_reply(self, report: Report) -> None:
+        payload = report.payload
+        assert isinstance(payload, ReplyReport)
+        self._post(report, payload.channel, *reply_message(self._store.get_reply(payload.reply_id)))
+
+    def _post(self, report: Report, channel: str | None, text: str, blocks: list[dict]) -> None:
+        if not channel:
+            return
+        try:
+            self._calls(self._calls.client.chat_postMessage, channel=channel, text=text, blocks=blocks)
+        except Refused as refused:
+            log.error(
+                "Slack refused a %s for %s (%s); check MMS_REPLIES_CHANNEL and invite the bot there",
+                report.kind,
+                channel,
+                refused.error,
+            )
+
+    def _send_csv_for(self, report: Report) -> None:
+        payload = report.payload
+        assert isinstance(payload, FileFor) and payload.send_id is not None
+        send_id = payload.send_id
+        with csv_file(lambda out: write_results_csv(self._store.iter_recipients(send_id), out)) as path:
+            file_id = self._uploads.upload(path, f"mms-send-{send_id}-results.csv")
+            self._uploads.share(file_id, f"Send {send_id}: every number", self._calls.dm(payload.user_id))
+
+    def _suppression_csv_for(self, report: Report) -> None:
+        payload = report.payload
+        assert isinstance(payload, FileFor)
+        with csv_file(lambda out: write_suppression_csv(self._store.iter_suppressions(), out)) as path:
+            file_id = self._uploads.upload(path, "mms-suppression-list.csv")
+            self._uploads.share(file_id, "Every suppressed number", self._calls.dm(payload.user_id))
