@@ -171,7 +171,7 @@ def run() -> int:
         None if settings.socket_mode else bot.app,
         health=bot.health,
         metrics=services.metrics.render,
-        webhook=services.sync.take_webhook,
+        webhook=bot.take_webhook,
         webhook_secret=settings.webhook_secret,
     )
     try:

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from bot.cellcast import CellcastClient
+from bot.cellcast import CellcastClient, parse_webhook
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.periodic import Periodic
@@ -78,6 +78,10 @@ class Bot:
         services.reporter.start()
         services.leases.start()
         services.periodic.start()
+
+    def take_webhook(self, payload: object) -> bool:
+        """Cellcast's webhook body, parsed by the client; False for anything not in its documented shapes."""
+        return self.services.sync.take_pushed(parse_webhook(payload))
 
     def health(self) -> tuple[bool, str]:
         """503 with the reason when the bot cannot do its job: a person (or Docker) should look."""

@@ -198,6 +198,26 @@ class CellcastClient:
             self._sleep(wait)
 
 
+def parse_webhook(payload: object) -> InboundReply | DeliveryRecord | None:
+    """A webhook body in one of Cellcast's documented shapes (a reply, or a delivery status), else None.
+
+    One live integration sent ``reply`` (the recipient's text) and ``message`` (the original outbound text):
+    ``reply`` is read first when present.
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("_id"), str) or not payload["_id"]:
+        return None
+    if payload.get("type") == "receive" and isinstance(payload.get("sender"), str):
+        text = payload.get("reply") if isinstance(payload.get("reply"), str) else payload.get("message")
+        return InboundReply(payload["sender"], text, "", payload["_id"]) if isinstance(text, str) else None
+    if (
+        payload.get("type") == "send"
+        and isinstance(payload.get("receiver"), str)
+        and isinstance(payload.get("status"), str)
+    ):
+        return DeliveryRecord(payload["_id"], payload["status"].lower(), payload["receiver"])
+    return None
+
+
 def _retry_after(response: httpx.Response) -> float:
     value = response.headers.get("Retry-After", "").strip()
     if not value:

@@ -22,8 +22,9 @@ from bot.sending.contacts import e164
 from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile, NotSent
 from bot.sending.optouts import SOURCE_UNSUBSCRIBED
 from bot.sending.ports import SendStore
-from bot.sending.records import EXPIRED, FAILED, PENDING, QUEUED, UNKNOWN, ClaimedBatch, SendRecord
+from bot.sending.records import ClaimedBatch, SendRecord
 from bot.sending.request import SendRequest
+from bot.sending.states import EXPIRED, FAILED, PENDING, QUEUED, UNKNOWN
 from bot.sending.throttle import SEND, RateLimiter, Slot
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ class Dispatcher:
         for batch in self._store.stale_pending_batches(self._resume_within):
             outcomes = o.all_of(batch.contacts, o.EXPIRED, reason)
             if self._store.finish_batch(
-                batch.id, EXPIRED, outcomes, owner=None, error_kind="expired", error_message=reason, from_state=PENDING
+                batch.id, EXPIRED, outcomes, owner=None, error_kind=EXPIRED, error_message=reason, from_state=PENDING
             ):
                 log.warning("batch %d of send %d expired: not sent after a long stop", batch.seq + 1, batch.send_id)
                 self._on_report_due()
@@ -308,7 +309,7 @@ class Dispatcher:
             return
         except GatewayError as exc:
             log.warning("%s: %s (%s)", where, exc.kind, exc.outcome)
-            state = UNKNOWN if exc.outcome == "unknown" else FAILED
+            state = UNKNOWN if exc.outcome == UNKNOWN else FAILED
             outcome = o.UNKNOWN if state == UNKNOWN else o.FAILED
             self._finish(
                 batch, state, before + o.all_of(numbers, outcome, exc.user_message), where, exc.kind, exc.user_message

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-Outcome = Literal["failed", "unknown"]
+from bot.sending.states import FAILED, UNKNOWN
 
 MAX_CONTACTS_PER_CALL = 1000  # the gateway takes up to 1,000 numbers in one call
 
@@ -79,7 +79,7 @@ class GatewayError(Exception):
     """
 
     kind = "gateway_error"
-    outcome: Outcome = "failed"
+    outcome: str = FAILED  # the batch state it leaves: FAILED (nothing queued) or UNKNOWN
     summary = "The gateway refused the request."
 
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
@@ -129,7 +129,7 @@ class Unreachable(GatewayError):
 
 class OutcomeUnknown(GatewayError):
     kind = "no_answer"
-    outcome: Outcome = "unknown"
+    outcome: str = UNKNOWN
     summary = (
         "No answer from the gateway — outcome unknown. These numbers may or may not have been sent; "
         "check Cellcast's reports before sending to them again."

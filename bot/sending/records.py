@@ -72,11 +72,6 @@ class SendRecord:
 SEND_FIELDS = [f.name for f in fields(SendRecord)]
 SEND_COUNT_FIELDS = {f.name for f in fields(SendRecord) if f.type == "int"}
 
-# A send's states, and a batch's (see the design notes): named once, here.
-SEND_OPEN, SEND_DONE = "open", "done"
-PENDING, SENDING, QUEUED, FAILED, UNKNOWN, EXPIRED = "pending", "sending", "queued", "failed", "unknown", "expired"
-FINAL_BATCH_STATES = (QUEUED, FAILED, UNKNOWN, EXPIRED)  # a batch in one of these has its outcome
-
 
 @dataclass(frozen=True)
 class ClaimedBatch:

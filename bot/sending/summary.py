@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.sending import outcomes as o
 from bot.sending.ports import SummaryStore
 from bot.sending.records import ProblemGroup, SendRecord
+from bot.sending.states import SEND_DONE
 
 
 @dataclass
@@ -21,7 +22,7 @@ class SendSummary:
 
     @property
     def finished(self) -> bool:
-        return self.send.state == "done"
+        return self.send.state == SEND_DONE
 
     def count(self, outcome: str) -> int:
         return self.send.count(outcome)

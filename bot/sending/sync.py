@@ -30,6 +30,7 @@ MAX_PAGES = 1000  # a safety bound on one sync's reads of a paged list
 FIRST_REPLY_PAGES = 20  # on the very first sync, how far back replies are read (for their opt-outs)
 SINGLE_LOOKUPS = 20  # at most this many messages still in flight: ask for each; more: read the report pages
 REPORT_PAGE_SIZE = 100
+FROM_POLL, FROM_WEBHOOK = "poll", "webhook"  # where a reply came from (kept with it)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class CellcastSync:
             log.warning("reply sync failed: %s", getattr(exc, "user_message", str(exc)))
             return
         for reply in reversed(fresh):  # oldest first, as they were sent
-            self.take_reply(reply, "poll", post=not first_sync)
+            self.take_reply(reply, FROM_POLL, post=not first_sync)
         if newest or first_sync:
             self._store.set_sync_value("replies_newest", newest or "")  # "": read once, nothing there yet
         if first_sync and fresh:
@@ -283,7 +284,7 @@ class CellcastSync:
         if number is None:
             log.warning("a reply from a number that is not an Australian mobile was ignored")
             return None
-        key = f"webhook:{reply.id}" if source == "webhook" and reply.id else reply_key(reply)
+        key = f"{FROM_WEBHOOK}:{reply.id}" if source == FROM_WEBHOOK and reply.id else reply_key(reply)
         kind = classify_reply(reply.body)
         # One transaction: a reply recorded is a reply whose opt-out is kept and whose report is due,
         # or neither (the next poll sees it again). Nothing in between to lose a STOP to.
@@ -312,22 +313,14 @@ class CellcastSync:
             self._on_report_due()
         return reply_id
 
-    def take_webhook(self, payload: object) -> bool:
-        """Cellcast's webhook body; False (→ 404, nothing recorded) for anything not in its documented shape."""
-        if not isinstance(payload, dict) or not isinstance(payload.get("_id"), str) or not payload["_id"]:
-            return False
-        if payload.get("type") == "receive" and isinstance(payload.get("sender"), str):
-            text = payload.get("reply") if isinstance(payload.get("reply"), str) else payload.get("message")
-            if not isinstance(text, str):
-                return False
-            self.take_reply(InboundReply(payload["sender"], text, "", payload["_id"]), "webhook")
+    def take_pushed(self, event: InboundReply | DeliveryRecord | None) -> bool:
+        """What Cellcast's webhook pushed (parsed by the client); False (→ 404, nothing recorded) for a body that
+        is not one of its documented shapes."""
+        if isinstance(event, InboundReply):
+            self.take_reply(event, FROM_WEBHOOK)
             return True
-        if (
-            payload.get("type") == "send"
-            and isinstance(payload.get("receiver"), str)
-            and isinstance(payload.get("status"), str)
-        ):
-            self.take_delivery(payload["_id"], payload["receiver"], payload["status"])
+        if isinstance(event, DeliveryRecord):
+            self.take_delivery(event.message_id, event.receiver, event.status)
             return True  # a status for a message the bot does not know is answered 200 all the same: nothing to retry
         return False
 
@@ -343,7 +336,7 @@ def _pages(read: Callable[[int], Page], last: int = MAX_PAGES) -> Iterator[Page]
 
 def reply_key(reply: InboundReply) -> str:
     """Polled replies carry no id of their own: the sender, the time and the text identify one."""
-    return f"poll:{reply.number}|{reply.received_at}|{reply.body}"
+    return f"{FROM_POLL}:{reply.number}|{reply.received_at}|{reply.body}"
 
 
 def _iso(epoch: float) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from bot.sending import outcomes as o
+from bot.sending.optouts import MAYBE, OPTOUT
+from bot.sending.states import SEND_DONE
 from bot.sending.summary import SendSummary
 from bot.slack.kit import (
     MAX_MESSAGE_TEXT,
@@ -208,7 +210,7 @@ def history_line(send) -> str:
         counts.append(f"{send.n_unknown + send.n_unconfirmed:,} unknown")
     if send.n_failed or send.n_expired:
         counts.append(f"{send.n_failed + send.n_expired:,} not sent")
-    state = "" if send.state == "done" else " (sending)"
+    state = "" if send.state == SEND_DONE else " (sending)"
     dry = " (dry run)" if send.dry_run else ""
     return (
         f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
@@ -244,11 +246,11 @@ def reply_message(reply: dict) -> tuple[str, list[dict]]:
                 "not shown here; Cellcast's dashboard has it whole."
             )
         )
-    if reply["kind"] == "optout":
+    if reply["kind"] == OPTOUT:
         blocks.append(
             context(f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again.")
         )
-    elif reply["kind"] == "maybe":
+    elif reply["kind"] == MAYBE:
         blocks.append(
             section(f":warning: This *may be an opt-out*. If it is, suppress {number} so that it is not sent to again.")
         )

@@ -23,6 +23,7 @@ from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
 from bot.sending.reports import Notice, ReportKind, stranded_check_key
 from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
+from bot.sending.states import DRAFT_READY, DRAFT_SENT
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
 from bot.slack.views import (
@@ -109,10 +110,10 @@ def review_submitted(ack, body, context) -> None:
             ),
         )
         return
-    if draft["state"] == "sent":
+    if draft["state"] == DRAFT_SENT:
         ack(response_action="clear")  # submitted twice (double click, or Slack retrying): sent once already
         return
-    if draft["state"] != "ready":
+    if draft["state"] != DRAFT_READY:
         ack(
             response_action="update",
             view=notice_view("Not sent", "This review was not complete, so nothing was sent. Run `/mms` again."),

@@ -6,8 +6,9 @@ import json
 
 from bot.sending.outcomes import NumberOutcome
 from bot.sending.outcomes import tally as counts
-from bot.sending.records import FINAL_BATCH_STATES, PENDING, SEND_DONE, SEND_OPEN, SENDING, UNKNOWN, ClaimedBatch
+from bot.sending.records import ClaimedBatch
 from bot.sending.reports import Notice, ReportKind, corrected_key, send_key
+from bot.sending.states import FINAL_BATCH_STATES, PENDING, SEND_DONE, SEND_OPEN, SENDING, UNKNOWN
 from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx

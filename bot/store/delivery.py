@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.sending.records import SEND_DONE, UNKNOWN
+from bot.sending import outcomes as o
 from bot.sending.reports import Notice, ReportKind, delivery_final_key, send_key
+from bot.sending.states import SEND_DONE, UNKNOWN
 from bot.store import outbox
 from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
@@ -41,18 +42,17 @@ class Delivery(Aggregate):
         states, state_args = in_list("f", list(in_flight))
         with self._read(tx) as tx:
             rows = tx.all(
-                f"SELECT message_id, number, id, delivery FROM recipients WHERE send_id IN ({sends}) AND outcome = "
-                "'queued'"
-                f" AND message_id IS NOT NULL AND (delivery IS NULL OR delivery IN ({states}))",
-                {**send_args, **state_args},
+                f"SELECT message_id, number, id, delivery FROM recipients WHERE send_id IN ({sends})"
+                f" AND outcome = :queued AND message_id IS NOT NULL AND (delivery IS NULL OR delivery IN ({states}))",
+                {**send_args, **state_args, "queued": o.QUEUED},
             )
         return {(message_id, number): (row_id, delivery) for message_id, number, row_id, delivery in rows}
 
     def queued_recipient(self, message_id: str, number: str, *, tx: Tx | None = None) -> int | None:
         with self._read(tx) as tx:
             return tx.scalar(
-                "SELECT id FROM recipients WHERE message_id = :message_id AND number = :number AND outcome = 'queued'",
-                {"message_id": message_id, "number": number},
+                "SELECT id FROM recipients WHERE message_id = :message_id AND number = :number AND outcome = :queued",
+                {"message_id": message_id, "number": number, "queued": o.QUEUED},
             )
 
     def set_deliveries(
@@ -130,7 +130,8 @@ class Delivery(Aggregate):
     def unknown_numbers(self, batch_id: int, *, tx: Tx | None = None) -> list[str]:
         with self._read(tx) as tx:
             return tx.column(
-                "SELECT number FROM recipients WHERE batch_id = :id AND outcome = 'unknown'", {"id": batch_id}
+                "SELECT number FROM recipients WHERE batch_id = :id AND outcome = :unknown",
+                {"id": batch_id, "unknown": o.UNKNOWN},
             )
 
     def known_message_ids(self, message_ids: list[str], *, tx: Tx | None = None) -> set[str]:
@@ -170,9 +171,16 @@ class Delivery(Aggregate):
         with self._tx(tx) as tx:
             for number, message_id in confirmed.items():
                 row = tx.one(
-                    "UPDATE recipients SET outcome = 'queued', message_id = :message_id, reason = :reason"
-                    " WHERE batch_id = :batch AND number = :number AND outcome = 'unknown' RETURNING send_id",
-                    {"message_id": message_id, "reason": reason, "batch": batch_id, "number": number},
+                    "UPDATE recipients SET outcome = :queued, message_id = :message_id, reason = :reason"
+                    " WHERE batch_id = :batch AND number = :number AND outcome = :unknown RETURNING send_id",
+                    {
+                        "message_id": message_id,
+                        "reason": reason,
+                        "batch": batch_id,
+                        "number": number,
+                        "queued": o.QUEUED,
+                        "unknown": o.UNKNOWN,
+                    },
                 )
                 if row:
                     count, send_id = count + 1, row[0]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from bot.sending.states import DRAFT_CHECKING as CHECKING
+from bot.sending.states import DRAFT_PROBLEMS as PROBLEMS
+from bot.sending.states import DRAFT_READY as READY
+from bot.sending.states import DRAFT_SENT as SENT
 from bot.store.base import Aggregate
 from bot.store.clock import iso
 from bot.store.engine import Tx
-
-CHECKING, READY, PROBLEMS, SENT = "checking", "ready", "problems", "sent"
 
 
 class Drafts(Aggregate):

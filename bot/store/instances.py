@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.sending.records import SENDING
+from bot.sending.states import SENDING
 from bot.store.base import Aggregate
 from bot.store.engine import HEALTH_ROW, StoreError, Tx
 

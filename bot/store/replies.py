@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.sending.outcomes import QUEUED
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
 
@@ -87,5 +88,6 @@ class Replies(Aggregate):
         """The latest send that queued an MMS for this number: where its replies belong."""
         with self._read(tx) as tx:
             return tx.scalar(
-                "SELECT MAX(send_id) FROM recipients WHERE number = :number AND outcome = 'queued'", {"number": number}
+                "SELECT MAX(send_id) FROM recipients WHERE number = :number AND outcome = :queued",
+                {"number": number, "queued": QUEUED},
             )

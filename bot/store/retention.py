@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.sending.records import SEND_DONE
+from bot.sending.states import SEND_DONE
 from bot.store.base import Aggregate
 from bot.store.clock import iso
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from bot.sending.outcomes import OUTCOMES, NumberOutcome, tally
-from bot.sending.records import PENDING, SEND_COUNT_FIELDS, SEND_DONE, SEND_FIELDS, SEND_OPEN, ProblemGroup, SendRecord
+from bot.sending.outcomes import OUTCOMES, QUEUED, NumberOutcome, tally
+from bot.sending.records import SEND_COUNT_FIELDS, SEND_FIELDS, ProblemGroup, SendRecord
 from bot.sending.reports import ReportKind, send_key
+from bot.sending.states import PENDING, SEND_DONE, SEND_OPEN
 from bot.store import outbox
 from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
@@ -168,19 +169,18 @@ class Sends(Aggregate):
 
     def problem_groups(self, send_id: int, examples: int = 5, *, tx: Tx | None = None) -> list[ProblemGroup]:
         """Every outcome but queued, grouped by reason, with counts and the first few entries of each."""
-        args = {"id": send_id, "examples": examples}
+        args = {"id": send_id, "examples": examples, "queued": QUEUED}
         with self._read(tx) as tx:
             tallies = tx.all(
-                "SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM recipients WHERE send_id = :id AND outcome != "
-                "'queued'"
-                " GROUP BY outcome, COALESCE(reason, '')",
+                "SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM recipients WHERE send_id = :id"
+                " AND outcome != :queued GROUP BY outcome, COALESCE(reason, '')",
                 args,
             )
             rows = tx.all(
                 """SELECT outcome, reason, number FROM (
                        SELECT outcome, COALESCE(reason, '') AS reason, number, id,
                               ROW_NUMBER() OVER (PARTITION BY outcome, COALESCE(reason, '') ORDER BY id) AS n
-                       FROM recipients WHERE send_id = :id AND outcome != 'queued') firsts
+                       FROM recipients WHERE send_id = :id AND outcome != :queued) firsts
                    WHERE n <= :examples ORDER BY id""",
                 args,
             )

@@ -70,7 +70,7 @@ def client(tmp_path_factory):
         bot.app,
         health=bot.health,
         metrics=bot.services.metrics.render,
-        webhook=bot.services.sync.take_webhook,
+        webhook=bot.take_webhook,
         webhook_secret=WEBHOOK_SECRET,
     )
     with httpx.Client(transport=httpx.WSGITransport(app=application), base_url="http://bot") as http:

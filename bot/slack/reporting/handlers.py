@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.sending.records import SEND_OPEN, SendRecord
+from bot.sending.records import SendRecord
 from bot.sending.reports import FileFor, Notice, ReplyReport, Report, ReportKind
+from bot.sending.states import SEND_OPEN
 from bot.sending.summary import summarise
 from bot.slack.blocks import notice, reply_message, thread_summary, write_results_csv, write_suppression_csv
 from bot.slack.reporting.calls import Refused, SlackCalls
