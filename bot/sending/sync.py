@@ -77,6 +77,8 @@ class CellcastSync:
         self._lease = lease
         self._delivery_hours = delivery_hours
         self._lock = threading.Lock()  # one round at a time in this process
+        self._refresh_guard = threading.Lock()
+        self._refreshing: threading.Event | None = None  # the refresh before a review under way, if one is
 
     # -- the periodic round ------------------------------------------------------------------
 
@@ -98,20 +100,24 @@ class CellcastSync:
         status = self.status()
         if status.synced_at is not None and time.time() - status.synced_at <= self._every and not status.error:
             return status
-        done = threading.Event()
-
-        def refresh() -> None:
-            try:
-                with self._lock:
-                    self._optouts()
-            except Exception:  # the review says how fresh the list is either way
-                log.exception("refreshing the opt-out list before a review failed")
-            finally:
-                done.set()
-
-        threading.Thread(target=refresh, name="optout-refresh", daemon=True).start()
+        with self._refresh_guard:  # single flight: reviews while the list is stale wait on one refresh
+            done = self._refreshing
+            if done is None:
+                done = self._refreshing = threading.Event()
+                threading.Thread(target=self._refresh, args=(done,), name="optout-refresh", daemon=True).start()
         done.wait(wait)  # a long list keeps going in the background; the review says how fresh it is
         return self.status()
+
+    def _refresh(self, done: threading.Event) -> None:
+        try:
+            with self._lock:
+                self._optouts()
+        except Exception:  # the review says how fresh the list is either way
+            log.exception("refreshing the opt-out list before a review failed")
+        finally:
+            with self._refresh_guard:
+                self._refreshing = None
+            done.set()
 
     def _optouts(self) -> None:
         added = seen = 0

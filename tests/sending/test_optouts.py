@@ -97,3 +97,48 @@ def test_who_may_take_a_number_off_the_list():
     with pytest.raises(UnsuppressRefused, match="not on the suppression list"):
         check_unsuppress(None, "")
     check_unsuppress({"source": SOURCE_ADMIN, "reason": "typo", "added_at": ""}, "")
+
+
+def test_reviews_while_the_opt_out_list_is_stale_share_one_refresh():
+    import threading
+
+    from bot.sending.gateway import Page
+    from bot.sending.sync import CellcastSync
+
+    reads, release = [], threading.Event()
+
+    class SlowGateway:
+        def optouts(self, page):
+            reads.append(page)
+            release.wait(5)
+            return Page([], has_next=False)
+
+    class Store:
+        values: dict = {}
+
+        def sync_value(self, name):
+            return self.values.get(name)
+
+        def set_sync_value(self, name, value):
+            self.values[name] = value
+
+        def suppress_many(self, *args):
+            return 0
+
+    asked = threading.Semaphore(0)
+
+    class CountingSync(CellcastSync):
+        def status(self):
+            asked.release()  # each review looks at the list's age first
+            return super().status()
+
+    sync = CountingSync(Store(), SlowGateway(), owner="p1", every=300)
+    waiting = [threading.Thread(target=sync.refresh_if_stale, args=(5.0,)) for _ in range(5)]
+    for thread in waiting:
+        thread.start()
+    for _ in waiting:
+        assert asked.acquire(timeout=5)  # all five found the list stale while the first refresh was still reading
+    release.set()
+    for thread in waiting:
+        thread.join()
+    assert reads == [1]  # one read of the list's first page, for five reviews
