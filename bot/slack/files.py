@@ -9,7 +9,7 @@ instead of the file, is how Slack says the app may not read files: the message n
 from __future__ import annotations
 
 import logging
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
@@ -29,6 +29,21 @@ class FileDownloadError(Exception):
     """The file could not be fetched; the message is for a person."""
 
 
+def _parts(url: str) -> SplitResult | None:
+    """The URL's parts, or None for one that does not parse ("https://[/x": an unclosed IPv6 address)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+        return parts
+    except ValueError:
+        return None
+
+
+def _host(url: str) -> str:
+    parts = _parts(url)
+    return (parts.hostname if parts else None) or "an invalid address"
+
+
 def _under(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
@@ -42,21 +57,23 @@ class SlackFileFetcher:
 
     def may_have_token(self, url: str) -> bool:
         """The token goes to https hosts under slack.com, and to the configured API host."""
-        parts = urlsplit(url)
-        if parts.username or parts.password:
+        parts = _parts(url)
+        if parts is None or parts.username or parts.password:
             return False
         return (parts.scheme, parts.netloc) == self._api or (
             parts.scheme == "https" and _under(parts.hostname or "", "slack.com")
         )
 
     def may_follow(self, url: str) -> bool:
-        parts = urlsplit(url)
+        parts = _parts(url)
+        if parts is None:
+            return False
         return self.may_have_token(url) or (parts.scheme == "https" and _under(parts.hostname or "", "slack-edge.com"))
 
     def fetch(self, url: str, max_bytes: int | None = None, budget: Budget = UNLIMITED) -> bytes:
         """The file's bytes; the budget is looked at between chunks (OutOfTime, Abandoned go through)."""
         if not self.may_have_token(url):
-            log.warning("refused to download a file from %s: not Slack", urlsplit(url).hostname or "an invalid address")
+            log.warning("refused to download a file from %s: not Slack", _host(url))
             raise FileDownloadError("The file is not hosted by Slack, so it was not downloaded.")
         for _ in range(_MAX_REDIRECTS + 1):
             headers = {"Authorization": f"Bearer {self._token}"} if self.may_have_token(url) else {}
@@ -69,7 +86,7 @@ class SlackFileFetcher:
                         if not self.may_follow(target):
                             log.warning(
                                 "refused a file redirect to %s: not Slack",
-                                urlsplit(target).hostname or "an invalid address",
+                                _host(target),
                             )
                             raise FileDownloadError(
                                 "Slack redirected the download away from Slack, so it was not followed."
@@ -95,7 +112,9 @@ class SlackFileFetcher:
 
 def _is_sign_in(url: str) -> bool:
     """``https://<workspace>.slack.com/?redir=…``: the sign-in page, where a file Slack won't give us points."""
-    parts = urlsplit(url)
+    parts = _parts(url)
+    if parts is None:
+        return False
     host = parts.hostname or ""
     return (
         _under(host, "slack.com")

@@ -10,13 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import build
-from bot.config import Settings
-from bot.web import EVENTS_PATH, wsgi_app
-from tests.e2e.harness import ADMIN, CELLCAST_KEY, SIGNING_SECRET, form, sign, view_submission
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from bot.web import EVENTS_PATH
+from tests.e2e.harness import ADMIN, form, sign, view_submission
+from tests.slack.conftest import WEBHOOK_SECRET
 
-WEBHOOK_SECRET = "whsec-0123456789abcdefXYZ"
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
@@ -46,37 +43,6 @@ KEYS = st.sampled_from(
     ]
 )
 SHAPED = st.recursive(JSON, lambda children: st.dictionaries(KEYS, children, max_size=6), max_leaves=40)
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    slack = FakeSlack().start()
-    path = tmp_path_factory.mktemp("hostile") / "bot.db"
-    bot = build(
-        Settings.from_env(
-            {
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_API_URL": slack.api_url,
-                "CELLCAST_API_KEY": CELLCAST_KEY,
-                "CELLCAST_API_URL": "http://127.0.0.1:9",
-                "DATABASE_PATH": str(path),
-                "MMS_ADMINS": ADMIN,
-                "CELLCAST_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            }
-        )
-    )
-    application = wsgi_app(
-        bot.app,
-        health=bot.health,
-        metrics=bot.services.metrics.render,
-        webhook=bot.take_webhook,
-        webhook_secret=WEBHOOK_SECRET,
-    )
-    with httpx.Client(transport=httpx.WSGITransport(app=application), base_url="http://bot") as http:
-        yield http
-    bot.close()
-    slack.stop()
 
 
 def post_payload(client, payload) -> httpx.Response:
