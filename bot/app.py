@@ -264,7 +264,12 @@ def build(settings: Settings) -> Bot:
 
     periodic.every(86400.0, "retention sweep", retention, first_in=60.0)
     if not settings.dry_run:
-        periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies, delivery reports)", sync.run)
+
+        def sync_round() -> None:
+            sync.run()
+            metrics.sync_rounds.inc()
+
+        periodic.every(settings.sync_seconds, "Cellcast sync (opt-outs, replies, delivery reports)", sync_round)
     services = Services(
         settings,
         store,

@@ -31,6 +31,11 @@ class Metrics:
         self.reports_delivered = Counter(
             "mms_reports_delivered_total", "Reports Slack accepted, by kind", ["kind"], registry=self.registry
         )
+        self.sync_rounds = Counter(
+            "mms_sync_rounds_total",
+            "Rounds of the Cellcast sync this process finished (opt-outs, replies, reports)",
+            registry=self.registry,
+        )
         self.registry.register(_StoreCollector(store))
 
     def render(self) -> tuple[bytes, str]:

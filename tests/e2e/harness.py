@@ -116,6 +116,36 @@ class BotProcess:
                 self.process.wait()
         self._log.close()
 
+    # -- what the bot says about itself (its /metrics), for waiting on a positive signal ------------
+
+    def metrics(self) -> dict[str, float]:
+        """``/metrics`` as {"name{labels}": value}."""
+        text = self.http.get(self.url + "/metrics").text
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    def wait_quiet(self, timeout: float = 20) -> None:
+        """Until nothing is left to do: no batch pending or being sent, no report due to Slack (as the bot's
+        own /metrics say). What a bug would have sent or posted by now is then in the fakes' records."""
+
+        def quiet() -> bool:
+            figures = self.metrics()
+            return (
+                figures.get('mms_batches{state="pending"}', 0) == 0
+                and figures.get('mms_batches{state="sending"}', 0) == 0
+                and figures.get("mms_reports_due", 0) == 0
+            )
+
+        wait_for(quiet, timeout=timeout)
+
+    def wait_sync_rounds(self, rounds: int = 2, timeout: float = 20) -> None:
+        """Until the Cellcast sync has finished ``rounds`` more rounds (each reads replies and reports)."""
+        start = self.metrics().get("mms_sync_rounds_total", 0)
+        wait_for(lambda: self.metrics().get("mms_sync_rounds_total", 0) >= start + rounds, timeout=timeout)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -112,7 +112,7 @@ def test_absence_from_the_report_never_turns_unknown_into_not_sent(bot_factory, 
     cellcast.then("drop")  # the gateway never got it, but nobody can know that
     bot.send(form(contacts="0400000001"))
     wait_finished(slack)
-    time.sleep(3)
+    bot.wait_sync_rounds(2)  # the report pages were read twice, and found nothing to confirm it by
     assert db_rows(tmp_path, "SELECT outcome FROM recipients") == [(o.UNKNOWN,)]
 
 

@@ -58,7 +58,7 @@ def test_the_same_review_submitted_twice_sends_once(bot, slack, cellcast, tmp_pa
     [t.join() for t in threads]
     assert results == [{"response_action": "clear"}] * 2
     wait_finished(slack)
-    time.sleep(0.5)
+    bot.wait_quiet()
     assert len(cellcast.calls) == 1 and len(slack.thread_replies()) == 1
     assert db_rows(tmp_path, "SELECT COUNT(*) FROM sends") == [(1,)]
 
@@ -157,5 +157,5 @@ def test_resend_button_sends_failed_and_unknown_numbers_once_when_a_person_asks(
     bot.click_resend(send_id)  # a second click, or Slack delivering the click again
     wait_for(lambda: slack.responses)
     assert "already" in slack.responses[-1]["text"]
-    time.sleep(0.3)
+    bot.wait_quiet()
     assert len(cellcast.calls) == 2

@@ -2,7 +2,6 @@
 all of them, fencing of frozen owners, hand-over at SIGTERM, and a review confirmed elsewhere."""
 
 import signal
-import time
 
 from bot.sending.throttle import most_in_any_window
 from tests.e2e.harness import db_rows, form
@@ -130,5 +129,6 @@ def test_a_review_checked_by_one_instance_and_confirmed_through_another_sends_on
     assert answer.status_code == 200 and answer.json() == {"response_action": "clear"}
     assert first.confirm(review).status_code == 200  # Slack's retry reaching the other instance: no second send
     reply = wait_finished(slack)
-    time.sleep(1.5)  # a second send, if there were one, would have started by now (both poll every second)
+    first.wait_quiet()
+    second.wait_quiet()
     assert "2 queued" in flatten(reply.params) and len(cellcast.calls) == 1

@@ -76,7 +76,8 @@ def test_replies_land_in_the_thread_stop_suppresses_and_please_stop_this_bill_on
     assert suppressed == {"400000001": "replied"}  # "please stop this bill" did not unsubscribe anyone
     bot.click(reply_posts(slack, "C1")[2].params["blocks"], "mms_suppress_number")
     wait_for(lambda: "400000002" in dict(db_rows(tmp_path, "SELECT number, source FROM suppression")))
-    time.sleep(1.5)
+    bot.wait_sync_rounds(2)
+    bot.wait_quiet()
     assert len(reply_posts(slack, "C1")) == 3  # each reply posted once, however often the sync reads them
 
 

@@ -23,10 +23,11 @@ def test_two_processes_one_killed_mid_send_and_restarted_send_every_number_once_
     wait_for(lambda: all(slack.channel_posts(channel) for channel in ("CA", "CB", "CC")))
     wait_for(lambda: len(cellcast.calls) >= 4)
     first.stop(signal.SIGKILL)  # whatever it had on the wire is now of unknown outcome
-    bot_factory(CELLCAST_MAX_IN_FLIGHT="2")  # it comes back (a new process), beside the second
+    third = bot_factory(CELLCAST_MAX_IN_FLIGHT="2")  # it comes back (a new process), beside the second
     for channel in ("CA", "CB", "CC"):
         wait_for(lambda channel=channel: slack.thread_replies(channel), timeout=60)
-    time.sleep(2.5)  # a second summary, if any process were to post one, would have come by now
+    second.wait_quiet()  # nothing left to send or to post: a second summary would be in Slack's records now
+    third.wait_quiet()
     sent = cellcast.all_contacts()
     assert len(sent) == len(set(sent))  # no number reached the gateway twice
     for channel in ("CA", "CB", "CC"):

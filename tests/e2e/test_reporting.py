@@ -109,10 +109,10 @@ def test_reports_still_due_at_a_restart_are_delivered_once_by_the_next_process(b
     wait_for(lambda: db_rows(tmp_path, "SELECT state FROM sends") == [("done",)], timeout=10)
     bot.stop(signal.SIGKILL)
     slack.failures.clear()
-    bot_factory()
+    restarted = bot_factory()
     reply = wait_finished(slack, timeout=30)
     assert "2 queued" in flatten(reply.params)
-    time.sleep(1)
+    restarted.wait_quiet()
     assert len(slack.thread_replies()) == 1 and len(slack.channel_posts()) == 1 and len(cellcast.calls) == 1
 
 
