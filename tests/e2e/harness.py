@@ -3,8 +3,10 @@ and sends it requests signed exactly as Slack signs them."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import json
 import os
 import signal
@@ -145,6 +147,53 @@ class BotProcess:
         """Until the Cellcast sync has finished ``rounds`` more rounds (each reads replies and reports)."""
         start = self.metrics().get("mms_sync_rounds_total", 0)
         wait_for(lambda: self.metrics().get("mms_sync_rounds_total", 0) >= start + rounds, timeout=timeout)
+
+    # -- what the bot recorded, read as an operator reads it: the command line and /metrics ---------
+
+    def cli(self, *args: str) -> str:
+        """``python -m bot …`` with this bot's settings, in its folder; its output (it must succeed)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=self.log_path.parent,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    def recipients(self, send_id: int) -> list[dict]:
+        """Every entry of a send as ``export`` gives it: number (9-digit national form for mobiles), outcome
+        (the store's name for it), reason, message_id, delivery."""
+        from bot.slack.blocks import LABELS
+
+        outcome_of = {label: outcome for outcome, label in LABELS.items()}
+        rows = list(csv.DictReader(io.StringIO(self.cli("export", str(send_id)))))
+        return [
+            {
+                **row,
+                "number": row["number"].removeprefix("0") if row["number"].isdigit() else row["number"],
+                "outcome": outcome_of[row["outcome"]],
+            }
+            for row in rows
+        ]
+
+    def outcomes(self, send_id: int) -> dict[str, str]:
+        return {row["number"]: row["outcome"] for row in self.recipients(send_id)}
+
+    def suppressed(self) -> dict[str, str]:
+        """The suppression list (``suppressed --csv``): number → where it came from."""
+        rows = csv.DictReader(io.StringIO(self.cli("suppressed", "--csv")))
+        return {row["number"].removeprefix("0"): row["source"] for row in rows}
+
+    def batch_states(self) -> dict[str, int]:
+        """Batches by state, from /metrics (states with none left out)."""
+        return {
+            key[len('mms_batches{state="') : -2]: int(value)
+            for key, value in self.metrics().items()
+            if key.startswith("mms_batches{") and value
+        }
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

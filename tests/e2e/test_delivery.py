@@ -7,7 +7,7 @@ import httpx
 
 from bot.sending import outcomes as o
 from bot.store import Store
-from tests.e2e.harness import ADMIN, db_rows, form, sign
+from tests.e2e.harness import ADMIN, form, sign
 from tests.e2e.test_send import numbers, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import MAX_VIEW_BLOCKS, flatten
@@ -60,27 +60,21 @@ def test_an_unknown_batch_is_confirmed_from_the_report_and_the_thread_says_so(bo
         ),
         timeout=15,
     )
-    assert (
-        db_rows(tmp_path, "SELECT outcome, reason FROM recipients ORDER BY number")
-        == [(o.QUEUED, "queued (confirmed by Cellcast's report)")] * 2
-    )
+    assert [(r["outcome"], r["reason"]) for r in bot.recipients(1)] == [
+        (o.QUEUED, "queued (confirmed by Cellcast's report)")
+    ] * 2
     assert len(cellcast.calls) == 1  # confirmed, never sent again
 
 
-def _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, *behaviours) -> None:
+def _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, *behaviours):
     bot = bot_factory(CELLCAST_SYNC_SECONDS="1")
     cellcast.then(*behaviours)
     bot.send(form(contacts="0400000001, 0400000002, 0400000003"))
     assert "3 numbers outcome unknown" in flatten(wait_finished(slack).params)
     assert bot.click_resend(1).status_code == 200
-    wait_for(
-        lambda: (
-            len(cellcast.calls) == 2
-            and db_rows(tmp_path, "SELECT COUNT(*) FROM batches WHERE send_id = 2 AND state IN ('pending', 'sending')")
-            == [(0,)]
-        ),
-        timeout=15,
-    )
+    wait_for(lambda: len(cellcast.calls) == 2, timeout=15)
+    bot.wait_quiet()
+    return bot
 
 
 def _sync_rounds_after(cellcast, rounds: int = 3) -> None:
@@ -95,16 +89,16 @@ def test_a_report_record_confirms_one_send_only_and_in_doubt_none(bot_factory, s
     """The first send's request was lost before Cellcast queued anything; its Send again was queued but
     its answer lost too. The report's records (same text, same numbers, same hour) may be either's: both
     stay unknown, rather than 6 numbers recorded queued for 3 sent."""
-    _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, "drop", "queue_then_drop")
+    bot = _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, "drop", "queue_then_drop")
     _sync_rounds_after(cellcast)
-    assert db_rows(tmp_path, "SELECT COUNT(*) FROM recipients WHERE outcome = 'queued'") == [(0,)]
+    assert o.QUEUED not in {*bot.outcomes(1).values(), *bot.outcomes(2).values()}
 
 
 def test_an_unknown_send_is_not_confirmed_from_the_records_of_its_send_again(bot_factory, slack, cellcast, tmp_path):
-    _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, "drop")
+    bot = _a_lost_send_and_its_send_again(bot_factory, slack, cellcast, tmp_path, "drop")
     _sync_rounds_after(cellcast)
-    assert db_rows(tmp_path, "SELECT DISTINCT outcome FROM recipients WHERE send_id = 1") == [(o.UNKNOWN,)]
-    assert db_rows(tmp_path, "SELECT COUNT(*) FROM recipients WHERE send_id = 2 AND outcome = 'queued'") == [(3,)]
+    assert set(bot.outcomes(1).values()) == {o.UNKNOWN}
+    assert list(bot.outcomes(2).values()) == [o.QUEUED] * 3
 
 
 def test_absence_from_the_report_never_turns_unknown_into_not_sent(bot_factory, slack, cellcast, tmp_path):
@@ -113,7 +107,7 @@ def test_absence_from_the_report_never_turns_unknown_into_not_sent(bot_factory, 
     bot.send(form(contacts="0400000001"))
     wait_finished(slack)
     bot.wait_sync_rounds(2)  # the report pages were read twice, and found nothing to confirm it by
-    assert db_rows(tmp_path, "SELECT outcome FROM recipients") == [(o.UNKNOWN,)]
+    assert bot.outcomes(1) == {"400000001": o.UNKNOWN}
 
 
 def test_reports_that_never_come_read_delivery_not_reported(bot_factory, slack, cellcast):
@@ -128,7 +122,7 @@ def test_the_delivery_webhook_updates_the_send(bot_factory, slack, cellcast, tmp
     bot = bot_factory(CELLCAST_WEBHOOK_SECRET=SECRET)
     bot.send(form(contacts="0400000001, 0400000002"))
     wait_finished(slack)
-    message_id = db_rows(tmp_path, "SELECT message_id FROM recipients WHERE number = '400000001'")[0][0]
+    message_id = next(r["message_id"] for r in bot.recipients(1) if r["number"] == "400000001")
     status = {
         "_id": message_id,
         "status": "delivered",
@@ -138,7 +132,7 @@ def test_the_delivery_webhook_updates_the_send(bot_factory, slack, cellcast, tmp
     }
     assert httpx.post(f"{bot.url}/cellcast/webhook/{SECRET}", json=status).status_code == 200
     wait_for(lambda: "Delivery: 1 delivered, 0 not delivered, 1 pending." in last_channel_text(slack), timeout=10)
-    assert db_rows(tmp_path, "SELECT n_delivered FROM sends") == [(1,)]
+    assert [r["delivery"] for r in bot.recipients(1)] == ["delivered", ""]
 
 
 def test_history_and_status_for_the_sender_for_an_admin_and_no_one_else(bot, slack, cellcast):
