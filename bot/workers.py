@@ -18,7 +18,14 @@ log = logging.getLogger(__name__)
 
 class Workers:
     def __init__(
-        self, name: str, body: Callable[[], bool], *, count: int = 1, idle: float = 1.0, error_pause: float = 2.0
+        self,
+        name: str,
+        body: Callable[[], bool],
+        *,
+        count: int = 1,
+        idle: float = 1.0,
+        error_pause: float = 2.0,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.name = name
         self._body = body
@@ -26,7 +33,7 @@ class Workers:
         self._idle = idle
         self._error_pause = error_pause
         self._wake = threading.Condition()
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()  # may be shared with the owner, who stops other work by it
         self._threads: list[threading.Thread] = []
         self.last_error: str | None = None
 

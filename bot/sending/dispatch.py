@@ -26,6 +26,7 @@ from bot.sending.records import ClaimedBatch, SendRecord
 from bot.sending.request import SendRequest
 from bot.sending.states import EXPIRED, FAILED, PENDING, QUEUED, UNKNOWN
 from bot.sending.throttle import SEND, RateLimiter, Slot
+from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,9 @@ class Dispatcher:
         self._lease = lease
         self._resume_within = resume_within
         self._on_report_due = on_report_due
-        self._wake = threading.Condition()
-        self._workers: list[threading.Thread] = []
+        self._workers = Workers(
+            "batch", self._round, count=max_in_flight, idle=1.0, error_pause=1.0, stopping=self._stopping
+        )
         self._on_wire: dict[int, ClaimedBatch] = {}  # batches whose request may be on the wire now
         self._on_wire_lock = threading.Lock()
         self._held: set[int] = set()  # batches this process's workers have claimed and not yet settled
@@ -78,14 +80,10 @@ class Dispatcher:
     def start(self) -> None:
         self.renew_leases()  # learns how many processes share the account's rate before the first call
         self.settle_abandoned()  # first, so that a send left too long expires rather than going out
-        for index in range(self._max_in_flight):
-            worker = threading.Thread(target=self._work, name=f"batch-{index}", daemon=True)
-            worker.start()
-            self._workers.append(worker)
+        self._workers.start()
 
     def wake(self) -> None:
-        with self._wake:
-            self._wake.notify_all()
+        self._workers.wake()
 
     def stop(self, grace: float) -> None:
         """Stop claiming at once; calls on the wire get ``grace`` seconds to finish.
@@ -95,10 +93,7 @@ class Dispatcher:
         """
         self._stopping.set()
         self._limiter.close()
-        self.wake()
-        deadline = time.monotonic() + grace
-        for worker in self._workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
+        self._workers.stop(grace)
         with self._on_wire_lock:
             abandoned = list(self._on_wire.values())
         for batch in abandoned:
@@ -226,31 +221,25 @@ class Dispatcher:
 
     # -- the work ----------------------------------------------------------------------------
 
-    def _work(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if not self._store.has_pending():
-                    with self._wake:
-                        self._wake.wait(1.0)  # woken by a new send; other processes' sends within a second
-                    continue
-                slot = self._limiter.reserve(SEND)
-                if slot is None:
-                    return  # stopping
+    def _round(self) -> bool:
+        """One batch: a slot first, then the claim, then the call. Errors (a bug, the database) are logged
+        by the workers and the round is tried again; a batch's lease, if any, runs out and the sweep settles it."""
+        if not self._store.has_pending():
+            return False  # idle: woken by a new send; other processes' sends within a second
+        slot = self._limiter.reserve(SEND)
+        if slot is None:
+            return False  # stopping
+        try:
+            batch = self._claim()
+            if batch is not None:
                 try:
-                    batch = self._claim()
-                    if batch is not None:
-                        try:
-                            self._send(batch, slot)
-                        finally:
-                            with self._on_wire_lock:
-                                self._held.discard(batch.id)
+                    self._send(batch, slot)
                 finally:
-                    slot.release()  # a no-op once the request started; otherwise the slot goes back unused
-            except Exception:
-                # A bug or a database error: logged, and the worker carries on (the batch's lease, if
-                # any, runs out and the batch is settled as unknown by the sweep).
-                log.exception("batch worker error")
-                self._stopping.wait(1.0)
+                    with self._on_wire_lock:
+                        self._held.discard(batch.id)
+        finally:
+            slot.release()  # a no-op once the request started; otherwise the slot goes back unused
+        return True
 
     def _claim(self) -> ClaimedBatch | None:
         batch = self._store.claim_next_batch(self.instance_id, self._lease, self._resume_within)
