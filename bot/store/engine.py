@@ -73,7 +73,13 @@ class Tx:
             self.conn.executemany(query, rows)
 
     def one(self, query: str, params: Mapping[str, Any] | None = None) -> tuple | None:
-        return self.execute(query, params).fetchone()
+        """The first row. The cursor is closed at once, not when it is garbage-collected: an unfinished statement
+        (an UPDATE … RETURNING of several rows) makes SQLite refuse the COMMIT ("SQL statements in progress")."""
+        cursor = self.execute(query, params)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()
 
     def all(self, query: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         return list(self.execute(query, params).fetchall())
