@@ -70,3 +70,15 @@ def test_a_report_made_due_twice_is_one_report(store, database):
     for _ in range(2):
         store.report_due("notice:1", None, ReportKind.NOTICE, Notice("hello"))
     assert database.rows("SELECT COUNT(*) FROM reports WHERE key = 'notice:1'") == [(1,)]
+
+
+def test_a_kind_this_version_does_not_know_is_left_for_one_that_does(store):
+    from bot.store import outbox
+
+    with store.transaction() as tx:  # as a newer version, mid rolling deploy, would write it
+        outbox.due(tx, "future:1", None, ReportKind.NOTICE)
+        tx.execute("UPDATE reports SET kind = 'poll_result' WHERE key = 'future:1'")
+    store.report_due("n:1", None, ReportKind.NOTICE, Notice("hello"))
+    claimed = store.claim_reports("p1", 10)
+    assert [r.payload for r in claimed] == [Notice("hello")]
+    assert store.claim_reports("p1", 10) == []  # and it is never claimed, nor anything blocked behind it
