@@ -36,6 +36,7 @@ from bot.slack.views import (
     review_external_id,
     review_view,
 )
+from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +173,10 @@ class ReviewChecker:
         self._on_report_due = on_report_due
         self._view_wait = view_wait
         self._queue: queue.Queue = queue.Queue()
-        # Daemon threads: a decode in progress never holds the process past its shutdown grace.
-        for index in range(workers):
-            threading.Thread(target=self._work, name=f"check-{index}", daemon=True).start()
+        # Daemon threads: a decode in progress never holds the process past its shutdown grace; they stop taking
+        # checks when the process stops (the drafts still queued are handed over by shutdown()).
+        self._workers = Workers("check", self._check_next, count=workers, idle=0.0, stopping=self._stopping)
+        self._workers.start()
 
     def start(self, draft_id: str, form: CheckedForm, resumed: bool = False) -> None:
         self._queue.put((draft_id, form, resumed))
@@ -215,15 +217,14 @@ class ReviewChecker:
                 continue
             self.start(draft["id"], form_from_record(draft["form"]), resumed=True)
 
-    def _work(self) -> None:
-        while True:
-            draft_id, form, resumed = self._queue.get()
-            if self._stopping.is_set():
-                continue  # let go by shutdown(): the next process checks it
-            try:
-                self._run(draft_id, form, resumed)
-            except Exception:
-                log.exception("checking draft %s failed", draft_id)
+    def _check_next(self) -> bool:
+        """One queued check; False when none came within half a second."""
+        try:
+            draft_id, form, resumed = self._queue.get(timeout=0.5)
+        except queue.Empty:
+            return False
+        self._run(draft_id, form, resumed)
+        return True
 
     def _run(self, draft_id: str, form: CheckedForm, resumed: bool = False) -> None:
         started = time.monotonic()
