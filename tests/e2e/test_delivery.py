@@ -132,7 +132,7 @@ def test_the_delivery_webhook_updates_the_send(bot_factory, slack, cellcast, tmp
     }
     assert httpx.post(f"{bot.url}/cellcast/webhook/{SECRET}", json=status).status_code == 200
     wait_for(lambda: "Delivery: 1 delivered, 0 not delivered, 1 pending." in last_channel_text(slack), timeout=10)
-    assert [r["delivery"] for r in bot.recipients(1)] == ["delivered", ""]
+    assert {r["number"]: r["delivery"] for r in bot.recipients(1)} == {"400000001": "delivered", "400000002": ""}
 
 
 def test_history_and_status_for_the_sender_for_an_admin_and_no_one_else(bot, slack, cellcast):
