@@ -65,7 +65,8 @@ class Delivery(Aggregate):
     ) -> list[int]:
         """Record (recipient row id, status) pairs and move the sends' counters by what changed; returns
         the sends whose counts changed. The rows are locked first (PostgreSQL), so two webhooks for one
-        number cannot both count it."""
+        number cannot both count it. A final status is never replaced by one in flight: a report page read
+        before a webhook said "delivered" still says "queued", and is stale."""
         if not updates:
             return []
         good, bad = set(delivered), set(undelivered)
@@ -86,7 +87,7 @@ class Delivery(Aggregate):
                 )
                 for row_id, send_id, before in rows:
                     after = latest[row_id]
-                    if after == before:
+                    if after == before or (side(before) and not side(after)):
                         continue
                     tx.execute(
                         "UPDATE recipients SET delivery = :status, delivery_at = :at WHERE id = :id",

@@ -79,3 +79,8 @@ def test_delivery_statuses_move_the_counters_without_recounting(store):
     store.set_deliveries([(ids[0], "failed"), (ids[2], "delivered")], good, bad)
     send = store.get_send(send_id)
     assert (send.n_delivered, send.n_undelivered, send.delivery_pending) == (2, 1, 0)
+    # A report page read before the webhook's "delivered" still says "queued": stale, and never undoes it.
+    assert store.set_deliveries([(ids[1], "queued"), (ids[0], "sent")], good, bad) == []
+    send = store.get_send(send_id)
+    assert (send.n_delivered, send.n_undelivered) == (2, 1)
+    assert [d for *_, d in store.iter_recipients(send_id)][-3:] == ["failed", "delivered", "delivered"]
