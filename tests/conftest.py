@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cellcast import FakeCellcast
+from tests.fakes.slack import FakeSlack
 from tests.postgres import Cluster
 
 ENGINES = ("sqlite", "postgresql")
@@ -13,6 +14,13 @@ ENGINES = ("sqlite", "postgresql")
 @pytest.fixture
 def cellcast():
     fake = FakeCellcast().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack().start()
     yield fake
     fake.stop()
 

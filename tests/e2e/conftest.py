@@ -1,15 +1,7 @@
 import pytest
 
 from tests.e2e.harness import BotProcess
-from tests.fakes.slack import FakeSlack
 from tests.fakes.tls_proxy import TlsProxy
-
-
-@pytest.fixture
-def slack():
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

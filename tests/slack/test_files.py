@@ -7,14 +7,7 @@ from hypothesis import strategies as st
 
 from bot.sending.budget import Budget, OutOfTime
 from bot.slack.files import FileDownloadError, SlackFileFetcher
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
-
-
-@pytest.fixture
-def slack():
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
+from tests.fakes.slack import BOT_TOKEN
 
 
 @pytest.fixture

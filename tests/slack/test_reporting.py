@@ -12,14 +12,7 @@ from bot.sending.states import QUEUED
 from bot.slack.reporting import SlackReporter
 from bot.store import Store
 from tests.fakes.server import wait_for
-from tests.fakes.slack import BOT_TOKEN, FakeSlack, flatten
-
-
-@pytest.fixture
-def slack():
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
+from tests.fakes.slack import BOT_TOKEN, flatten
 
 
 @pytest.fixture
