@@ -1,9 +1,9 @@
 """Threads that run one loop body until the process stops: the bot's long-running work in one shape.
 
 ``body()`` does one round of work and says whether there may be more at once (True) or it is idle
-(False: the thread waits for ``wake()`` or ``idle`` seconds). An exception is logged, kept as the
-last error (for the health check), and the thread pauses ``error_pause`` seconds before the next
-round: a failing database or Slack never spins a core, and never kills the worker.
+(False: the thread waits for ``wake()`` or ``idle`` seconds). An exception is logged and the thread
+pauses ``error_pause`` seconds before the next round: a failing database or Slack never spins a
+core, and never kills the worker.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ class Workers:
         self._wake = threading.Condition()
         self.stopping = stopping or threading.Event()  # may be shared with the owner, who stops other work by it
         self._threads: list[threading.Thread] = []
-        self.last_error: str | None = None
 
     def start(self) -> None:
         for index in range(self._count):
@@ -63,9 +62,7 @@ class Workers:
         while not self.stopping.is_set():
             try:
                 busy = self._body()
-                self.last_error = None
-            except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception:
                 log.exception("%s: a round failed; trying again in %.0f s", self.name, self._error_pause)
                 self.pause(self._error_pause)
                 continue

@@ -65,9 +65,6 @@ class Budget:
         if self._clock() > self._deadline:
             raise OutOfTime(self.seconds)
 
-    def remaining(self) -> float:
-        return max(0.0, self._deadline - self._clock())
-
     @contextmanager
     def heavy(self) -> Iterator[None]:
         """A step that holds a lot of memory for a while (an image decode, a workbook's read)."""

@@ -59,7 +59,6 @@ class Dispatcher:
         self._limiter = limiter
         self.instance_id = instance_id
         self._stopping = stopping or threading.Event()
-        self._max_in_flight = max_in_flight
         self._batch_size = batch_size
         self._lease = lease
         self._resume_within = resume_within

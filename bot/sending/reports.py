@@ -98,12 +98,7 @@ class FileFor:
     send_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Nothing:
-    """Kinds whose content is read from the store when delivered (post, progress, summary, …)."""
-
-
-Payload = Notice | ReplyReport | FileFor | Nothing
+Payload = Notice | ReplyReport | FileFor  # the other kinds carry nothing: they are read from the store when delivered
 _PAYLOADS: dict[ReportKind, type] = {
     ReportKind.NOTICE: Notice,
     ReportKind.REPLY: ReplyReport,
@@ -114,15 +109,13 @@ _PAYLOADS: dict[ReportKind, type] = {
 
 def payload_record(payload: Payload | None) -> dict | None:
     """As the outbox keeps it (JSON); None keeps what a report already due carries."""
-    if payload is None or isinstance(payload, Nothing):
-        return None
-    return dataclasses.asdict(payload)
+    return None if payload is None else dataclasses.asdict(payload)
 
 
-def payload_of(kind: ReportKind, record: dict | None) -> Payload:
+def payload_of(kind: ReportKind, record: dict | None) -> Payload | None:
     cls = _PAYLOADS.get(kind)
     if cls is None:
-        return Nothing()
+        return None
     fields = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in (record or {}).items() if k in fields})
 
@@ -135,4 +128,4 @@ class Report:
     send_id: int | None
     kind: ReportKind
     attempts: int
-    payload: Payload
+    payload: Payload | None

@@ -76,15 +76,13 @@ class Drafts(Aggregate):
                 {"until": tx.now + lease, "owner": owner, "checking": CHECKING},
             )
 
-    def release_drafts(self, owner: str, draft_id: str | None = None, *, tx: Tx | None = None) -> int:
+    def release_drafts(self, owner: str, *, tx: Tx | None = None) -> int:
         """Checks this process gives up (it is stopping): another process may take them at once."""
         with self._tx(tx) as tx:
             return len(
                 tx.all(
-                    "UPDATE drafts SET lease_until = 0 WHERE owner = :owner AND state = :checking"
-                    + (" AND id = :id" if draft_id else "")
-                    + " RETURNING id",
-                    {"owner": owner, "checking": CHECKING, "id": draft_id},
+                    "UPDATE drafts SET lease_until = 0 WHERE owner = :owner AND state = :checking RETURNING id",
+                    {"owner": owner, "checking": CHECKING},
                 )
             )
 
