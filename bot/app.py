@@ -27,6 +27,7 @@ from bot.sending.dry_run import DryRunGateway
 from bot.sending.gateway import NotSent
 from bot.sending.permissions import Permissions
 from bot.sending.review import read_balance
+from bot.sending.schedule import DueSends, zone
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
 from bot.slack import actions, commands, errors, home, review
@@ -53,6 +54,7 @@ class Services:
     limiter: RateLimiter
     periodic: Periodic
     leases: Periodic
+    schedule: Periodic
     sync: CellcastSync
     metrics: Metrics
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -77,6 +79,7 @@ class Bot:
         services.dispatcher.start()
         services.reporter.start()
         services.leases.start()
+        services.schedule.start()
         services.periodic.start()
 
     def take_webhook(self, payload: object) -> bool:
@@ -106,6 +109,7 @@ class Bot:
         services.stopping.set()
         started = time.monotonic()
         services.checker.shutdown()
+        services.schedule.stop()  # first: no scheduled send starts while the dispatcher stops
         services.dispatcher.stop(services.settings.shutdown_grace)
         services.reporter.stop(max(0.0, services.settings.shutdown_grace - (time.monotonic() - started)))
         services.periodic.stop()
@@ -235,7 +239,10 @@ def build(settings: Settings) -> Bot:
             "credits_per_mms": settings.credits_per_mms,
             "dry_run": settings.dry_run,
             "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
+            "quiet": settings.quiet,
+            "clock": time.time,
         },
+        timezone=settings.zone,
         owner=instance_id,
         lease=settings.lease_seconds,
         check_seconds=settings.check_seconds,
@@ -249,6 +256,24 @@ def build(settings: Settings) -> Bot:
     leases.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
     leases.every(2.0, "checks in progress: lease renewal", checker.renew)
     leases.every(2.0, "checks a stopped process left", checker.resume)
+
+    def scheduled_started() -> None:
+        dispatcher.wake()
+        reporter.wake()
+
+    due = DueSends(
+        store,
+        can_send=permissions.can_send,
+        balance=lambda: read_balance(gateway, settings.dry_run),
+        credits_per_mms=settings.credits_per_mms,
+        resume_within=settings.resume_within,
+        clock=time.time,
+        zone_of=lambda send: zone(send.schedule_tz, settings.zone),
+        on_started=scheduled_started,
+    )
+    # Its own thread: a balance read at a send's time never delays a lease renewal, nor the sync this.
+    schedule = Periodic("schedule")
+    schedule.every(0.5, "starting scheduled sends that are due", due.run)
     periodic = Periodic()
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
     periodic.every(5.0, "database checkpoint", store.checkpoint)
@@ -281,6 +306,7 @@ def build(settings: Settings) -> Bot:
         limiter,
         periodic,
         leases,
+        schedule,
         sync,
         metrics,
         stopping,

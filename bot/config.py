@@ -6,6 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.sending.schedule import QuietHours, parse_quiet_hours
 
 
 class ConfigError(ValueError):
@@ -44,6 +47,17 @@ class Settings:
     optout_text: str = "Reply STOP to opt out"
     replies_channel: str | None = None
     delivery_hours: float = 72.0
+    timezone: str = "Australia/Sydney"  # the organisation's zone (an IANA name)
+    schedule_max_days: int = 30
+    quiet_hours: str = "20:00-08:00"  # in ``timezone``; empty: off
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        return parse_quiet_hours(self.quiet_hours, self.zone)
 
     @property
     def socket_mode(self) -> bool:
@@ -114,6 +128,19 @@ class Settings:
                 raise ConfigError(f"{name} must be between {low} and {high}, got {raw!r}")
             return value
 
+        timezone = get("MMS_TIMEZONE", "Australia/Sydney")
+        try:
+            tz = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"MMS_TIMEZONE must be a time zone name such as Australia/Sydney or Australia/Perth, got {timezone!r}"
+            ) from None
+        quiet_hours = _unquoted(env["MMS_QUIET_HOURS"].strip()) if "MMS_QUIET_HOURS" in env else "20:00-08:00"
+        try:
+            parse_quiet_hours(quiet_hours, tz)
+        except ValueError as exc:
+            raise ConfigError(f"MMS_QUIET_HOURS: {exc}; leave it empty to turn them off") from None
+
         return cls(
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -148,6 +175,10 @@ class Settings:
             else "Reply STOP to opt out",
             replies_channel=get("MMS_REPLIES_CHANNEL"),
             delivery_hours=number("MMS_DELIVERY_HOURS", "72", float, 0.0001, 24 * 30),
+            timezone=timezone,
+            schedule_max_days=number("MMS_SCHEDULE_MAX_DAYS", "30", int, 1, 366),
+            # Set but empty turns quiet hours off; unset means the default.
+            quiet_hours=quiet_hours,
         )
 
 

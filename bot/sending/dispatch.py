@@ -122,6 +122,8 @@ class Dispatcher:
             "media_note": request.media_note,
             "duplicates": request.duplicates,
             "dry_run": int(request.dry_run),
+            "send_at": request.send_at,
+            "schedule_tz": request.schedule_tz,
         }
         settled = [
             o.NumberOutcome(r.entry + (f" ({r.where})" if r.where else ""), o.INVALID, r.reason)
@@ -135,10 +137,11 @@ class Dispatcher:
             log.warning("send %s was confirmed again; it was recorded before and is not sent twice", request.key)
             return None
         log.info(
-            "send %d recorded: %d numbers in %d batches",
+            "send %d recorded: %d numbers in %d batches%s",
             send_id,
             len(request.numbers),
             -(-len(request.numbers) // self._batch_size),
+            " (scheduled)" if request.send_at else "",
         )
         self.wake()
         self._on_report_due()

@@ -24,7 +24,8 @@ class SendRecord:
     resend_of: int | None
     created_at: str
     finished_at: str | None
-    state: str  # SEND_OPEN while batches may still run, SEND_DONE once every number has an outcome
+    state: str  # SEND_SCHEDULED until due, SEND_OPEN while batches may run, SEND_DONE once every number has an
+    # outcome, SEND_CANCELLED when cancelled before its time
     total_contacts: int  # numbers to send (suppressed and invalid ones excluded)
     duplicates: int
     batches_total: int
@@ -51,6 +52,10 @@ class SendRecord:
     n_delivered: int  # of the queued: Cellcast's report says delivered
     n_undelivered: int  # of the queued: a final status other than delivered
     delivery_done_at: str | None  # when the final delivery tally was made (all final, or the window ran out)
+    send_at: float | None  # a scheduled send's time (epoch seconds); None: sent when confirmed
+    schedule_tz: str | None  # the zone its sender picked the time in, to show it as they see it
+    cancelled_by: str | None
+    cancelled_at: str | None
 
     @property
     def delivery_pending(self) -> int:

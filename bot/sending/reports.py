@@ -17,6 +17,7 @@ class ReportKind(StrEnum):
 
     POST = "post"  # the channel message (everything else goes in its thread)
     IMAGE = "image"  # the image as it was sent
+    SCHEDULE = "schedule"  # a scheduled send's channel message: it started, or was cancelled
     PROGRESS = "progress"  # the channel message's progress line
     SUMMARY = "summary"  # the thread summary (and the send marked reported)
     CSV = "csv"  # every number and its outcome, as a file in the thread

@@ -27,6 +27,8 @@ class SendRequest:
     duplicates: int = 0
     suppressed: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = False
+    send_at: float | None = None  # scheduled for then; None: now
+    schedule_tz: str | None = None  # the zone the time is shown in (its sender's)
 
 
 def form_record(form: CheckedForm) -> dict:
@@ -45,6 +47,7 @@ def form_record(form: CheckedForm) -> dict:
         "contacts_text": form.contacts_text,
         "contacts_file": ref(form.contacts_file),
         "media": ref(form.media),
+        "send_at": form.send_at,
     }
 
 
@@ -61,11 +64,13 @@ def form_from_record(record: dict) -> CheckedForm:
         record["contacts_text"],
         ref(record["contacts_file"]),
         ref(record["media"]),
+        record.get("send_at"),  # absent in a form kept by an earlier version
     )
 
 
-def draft_record(review: Review) -> tuple[dict, list[str], bytes | None]:
-    """What the store keeps of a review until it is confirmed: (record, numbers, image bytes)."""
+def draft_record(review: Review, schedule_tz: str | None = None) -> tuple[dict, list[str], bytes | None]:
+    """What the store keeps of a review until it is confirmed: (record, numbers, image bytes), with the zone
+    a scheduled time was shown in."""
     media = review.media
     record = {
         "message": review.message,
@@ -78,6 +83,8 @@ def draft_record(review: Review) -> tuple[dict, list[str], bytes | None]:
         "duplicates": review.duplicates,
         "suppressed": [list(s) for s in review.suppressed],
         "dry_run": review.dry_run,
+        "send_at": review.send_at,
+        "schedule_tz": schedule_tz if review.send_at else None,
     }
     return record, review.numbers, media.content if media else None
 
@@ -99,4 +106,6 @@ def request_from_draft(
         duplicates=record["duplicates"],
         suppressed=[tuple(s) for s in record["suppressed"]],
         dry_run=record["dry_run"],
+        send_at=record.get("send_at"),
+        schedule_tz=record.get("schedule_tz"),
     )

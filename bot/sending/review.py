@@ -18,9 +18,10 @@ from bot.sending.fields import FieldError, normalise_message, validate_sender
 from bot.sending.gateway import ACCOUNT_LEVEL, Gateway, GatewayError
 from bot.sending.media import Media, MediaError, prepare_media, validate_gif_url
 from bot.sending.optouts import has_optout_instruction, with_footer
+from bot.sending.schedule import QuietHours, check_send_at, is_now, quiet_warning
 
 # Form fields, named as the form's block ids.
-FIELDS = ("sender", "message", "media", "gif", "contacts", "contacts_file")
+FIELDS = ("sender", "message", "media", "gif", "contacts", "contacts_file", "send_at")
 ACCOUNT = "gateway"  # not a form field: the Cellcast account itself (key refused, …)
 
 
@@ -49,6 +50,7 @@ class FormInput:
     contacts_text: str | None = None
     contacts_file: FileRef | None = None
     media: FileRef | None = None
+    send_at: float | None = None  # the picked time (epoch seconds); None: now
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class CheckedForm:
     contacts_text: str
     contacts_file: FileRef | None
     media: FileRef | None
+    send_at: float | None = None  # a time to send at, at least a minute ahead; None: when confirmed
 
 
 class Problems(ValueError):
@@ -73,11 +76,22 @@ class Problems(ValueError):
         self.problems = problems
 
 
-def instant_checks(form: FormInput, optout_footer: str = "") -> CheckedForm:
+def instant_checks(
+    form: FormInput, optout_footer: str = "", *, now: float | None = None, max_days: int = 30
+) -> CheckedForm:
     """Checks that cost nothing; raise Problems to answer on the form's fields at once.
 
-    The message comes back as it will be sent: with the opt-out footer unless it already says how."""
+    The message comes back as it will be sent: with the opt-out footer unless it already says how.
+    A picked time is checked against ``now`` (required when the form has one)."""
     problems: dict[str, str] = {}
+    send_at = None
+    if form.send_at is not None:
+        assert now is not None, "a form with a time is checked against the clock"
+        problem = check_send_at(form.send_at, now, max_days)
+        if problem:
+            problems["send_at"] = problem
+        elif not is_now(form.send_at, now):
+            send_at = float(form.send_at)
     message = sender = gif_url = None
     try:
         message = with_footer(normalise_message(form.message), optout_footer)
@@ -105,6 +119,7 @@ def instant_checks(form: FormInput, optout_footer: str = "") -> CheckedForm:
         (form.contacts_text or "").strip(),
         form.contacts_file,
         form.media,
+        send_at,
     )
 
 
@@ -135,6 +150,7 @@ class Review:
     dry_run: bool = False
     optouts_note: str = ""  # how fresh the suppression list's copy of Cellcast's opt-outs is
     warnings: list[str] = field(default_factory=list)
+    send_at: float | None = None  # scheduled for then; None: sent when confirmed
 
     @property
     def credits_needed(self) -> float:
@@ -170,6 +186,8 @@ def check(
     dry_run: bool = False,
     optouts: Callable[[], tuple[str, bool]] = lambda: ("", False),
     budget: Budget = UNLIMITED,
+    quiet: QuietHours | None = None,
+    clock: Callable[[], float] = lambda: 0.0,
 ) -> Review:
     """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault.
     Reading a file takes a turn at the budget's gate (memory) and stops at its time (a problem naming
@@ -226,6 +244,7 @@ def check(
         credits_per_mms=credits_per_mms,
         dry_run=dry_run,
         optouts_note=optouts_note,
+        send_at=form.send_at,
     )
     if optouts_stale:
         review.warnings.append(optouts_note)
@@ -237,6 +256,9 @@ def check(
             }
         )
     review.warnings.extend(_warnings(review))
+    quiet_time = quiet_warning(form.send_at or clock(), quiet, scheduled=form.send_at is not None)
+    if quiet_time:
+        review.warnings.append(quiet_time)
     return review
 
 

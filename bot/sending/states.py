@@ -1,9 +1,11 @@
 """The states a send, a batch and a draft go through, named once: the code and the store's SQL use these
 names (SQL as parameters), never the strings (checked by tests/test_boundaries.py)."""
 
-# A send's states, and a batch's (see the design notes).
-SEND_OPEN, SEND_DONE = "open", "done"
+# A send's states, and a batch's (see the design notes). A scheduled send's batches wait as pending until it
+# is due and opens; a cancelled one's become cancelled, with no outcome for their numbers (nothing was sent).
+SEND_SCHEDULED, SEND_OPEN, SEND_DONE, SEND_CANCELLED = "scheduled", "open", "done", "cancelled"
 PENDING, SENDING, QUEUED, FAILED, UNKNOWN, EXPIRED = "pending", "sending", "queued", "failed", "unknown", "expired"
+CANCELLED = "cancelled"  # a batch of a cancelled scheduled send
 FINAL_BATCH_STATES = (QUEUED, FAILED, UNKNOWN, EXPIRED)  # a batch in one of these has its outcome
 # A draft's: being checked, ready to confirm, checked with problems, confirmed (it lives on as its send).
 DRAFT_CHECKING, DRAFT_READY, DRAFT_PROBLEMS, DRAFT_SENT = "checking", "ready", "problems", "sent"

@@ -1,4 +1,5 @@
-"""Buttons in the bot's messages: "Send again" to the numbers a send could not reach."""
+"""Buttons in the bot's messages: "Send again" to the numbers a send could not reach, "Suppress" a number
+that may have opted out, "Cancel" a scheduled send."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import logging
 
 from bot.sending.contacts import national_or_none
 from bot.sending.optouts import SOURCE_REPLY
-from bot.slack.blocks import ACTION_RESEND, ACTION_SUPPRESS
+from bot.sending.states import SEND_CANCELLED
+from bot.slack.blocks import ACTION_CANCEL_SCHEDULED, ACTION_RESEND, ACTION_SUPPRESS, scheduled_time
 from bot.slack.commands import parse_id
 from bot.slack.kit import NOT_ON_THE_LIST, display_number, refusal
 
@@ -16,6 +18,11 @@ log = logging.getLogger(__name__)
 def register(app) -> None:
     app.action(ACTION_RESEND)(resend_clicked)
     app.action(ACTION_SUPPRESS)(suppress_clicked)
+    app.action(ACTION_CANCEL_SCHEDULED)(cancel_scheduled_clicked)
+
+
+def _tell(respond, text: str) -> None:
+    respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 def _may_send(body, respond, services) -> str | None:
@@ -81,3 +88,44 @@ def suppress_clicked(ack, body, respond, context) -> None:
         response_type="in_channel",
         replace_original=False,
     )
+
+
+def cancel_scheduled_clicked(ack, body, respond, context) -> None:
+    """The sender or an admin cancels a send before its time (confirmed in a dialog first). Cancel and the
+    send's start are one conditional change in the store: whichever comes first wins, and this says which."""
+    ack()
+    services = context["services"]
+    user = body["user"]["id"]
+    send_id = parse_id(str(body["actions"][0].get("value", "")))
+    send = services.store.find_send(send_id) if send_id is not None else None
+    if send is None:
+        _tell(respond, "This button no longer works (that send is not known); nothing was changed.")
+        return
+    if user != send.user_id and not services.permissions.is_admin(user):
+        _tell(
+            respond,
+            refusal(
+                "Only the person who scheduled this send, or an admin, can cancel it; nothing was changed.",
+                user,
+                services.permissions.admins,
+            ),
+        )
+        return
+    if services.store.cancel_scheduled(send.id, user):
+        log.info("scheduled send %d cancelled by %s", send.id, user)
+        services.reporter.wake()
+        _tell(
+            respond,
+            f"Cancelled: the MMS to {send.total_contacts:,} numbers scheduled for {scheduled_time(send)} "
+            "will not be sent.",
+        )
+        return
+    now = services.store.get_send(send.id)
+    if now.state == SEND_CANCELLED:
+        _tell(respond, f"This send was already cancelled, by <@{now.cancelled_by}>; nothing was sent.")
+    else:
+        _tell(
+            respond,
+            "Too late to cancel: this send has started (its time came), so it carries on; its message in the "
+            "channel shows how it goes.",
+        )

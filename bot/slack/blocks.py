@@ -15,7 +15,8 @@ from typing import IO
 
 from bot.sending import outcomes as o
 from bot.sending.optouts import MAYBE, OPTOUT
-from bot.sending.states import SEND_DONE
+from bot.sending.schedule import UTC_ZONE, describe, zone
+from bot.sending.states import SEND_CANCELLED, SEND_OPEN, SEND_SCHEDULED
 from bot.sending.summary import SendSummary
 from bot.slack.kit import (
     MAX_MESSAGE_TEXT,
@@ -33,6 +34,7 @@ from bot.slack.kit import (
 
 ACTION_RESEND = "mms_resend_failed"
 ACTION_SUPPRESS = "mms_suppress_number"
+ACTION_CANCEL_SCHEDULED = "mms_cancel_scheduled"
 MAX_GROUPS = 20  # reasons shown one by one in the thread; the rest are counted, and all are in the CSV
 EXAMPLES = 5
 DRY_RUN = ":test_tube: *Dry run: nothing was sent.*"
@@ -69,11 +71,20 @@ def totals(summary: SendSummary) -> str:
     return ", ".join(parts) + "."
 
 
+def scheduled_time(send) -> str:
+    """A scheduled send's time as its sender picked it: in their zone, named."""
+    return describe(send.send_at, zone(send.schedule_tz, UTC_ZONE)) if send.send_at else ""
+
+
 def channel_message(summary: SendSummary, note: str = "") -> tuple[str, list[dict]]:
     send = summary.send
+    if send.state in (SEND_SCHEDULED, SEND_CANCELLED):
+        return _scheduled_message(summary, note)
     verb = "sent" if summary.finished else "is sending"
     sender = f" from *{escape(send.sender)}*" if send.sender else ""
     headline = f"<@{send.user_id}> {verb} an MMS to {count(send.total_contacts, 'number')}{sender}."
+    if send.send_at:
+        headline += f" (scheduled for {scheduled_time(send)})"
     if send.resend_of:
         headline += " (sending again the numbers an earlier send could not reach)"
     if send.dry_run:
@@ -88,8 +99,59 @@ def channel_message(summary: SendSummary, note: str = "") -> tuple[str, list[dic
     return cut(headline.replace("*", ""), MAX_MESSAGE_TEXT), blocks
 
 
+def _scheduled_message(summary: SendSummary, note: str) -> tuple[str, list[dict]]:
+    """Waiting for its time (with Cancel), or cancelled before it: the same message carries on when it starts."""
+    send = summary.send
+    sender = f" from *{escape(send.sender)}*" if send.sender else ""
+    headline = (
+        f"<@{send.user_id}> scheduled an MMS to {count(send.total_contacts, 'number')}{sender} "
+        f"for *{scheduled_time(send)}*."
+    )
+    if send.dry_run:
+        headline = f"{DRY_RUN} {headline}"
+    blocks = [section(note)] if note else []
+    blocks += [section(headline), section(quote(send.message))]
+    if send.state == SEND_CANCELLED:
+        at = f" at {send.cancelled_at[:16].replace('T', ' ')} UTC" if send.cancelled_at else ""
+        blocks.append(context(f":no_entry_sign: Cancelled by <@{send.cancelled_by}>{at}. Nothing was sent."))
+    else:
+        blocks.append(context(":alarm_clock: Scheduled. The sender or an admin can cancel it until it starts."))
+        blocks.append(cancel_actions(send))
+    return cut(headline.replace("*", ""), MAX_MESSAGE_TEXT), blocks
+
+
+def cancel_actions(send) -> dict:
+    return {
+        "type": "actions",
+        "block_id": f"cancel_{send.id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ACTION_CANCEL_SCHEDULED,
+                "text": plain("Cancel"),
+                "value": str(send.id),
+                "style": "danger",
+                "confirm": {
+                    "title": plain("Cancel this send?"),
+                    "text": plain(
+                        f"The MMS to {count(send.total_contacts, 'number')} scheduled for {scheduled_time(send)} "
+                        "will not be sent."
+                    ),
+                    "confirm": plain("Cancel the send"),
+                    "deny": plain("Keep it"),
+                    "style": "danger",
+                },
+            }
+        ],
+    }
+
+
 def status_line(summary: SendSummary) -> str:
     send = summary.send
+    if send.state == SEND_SCHEDULED:
+        return f":alarm_clock: Scheduled for {scheduled_time(send)}."
+    if send.state == SEND_CANCELLED:
+        return f":no_entry_sign: Cancelled by <@{send.cancelled_by}>; nothing was sent."
     if not summary.finished:
         so_far = f" {send.n_queued:,} queued so far." if send.batches_done else ""
         batches = count(send.batches_total, "batch", "batches")
@@ -210,12 +272,18 @@ def history_line(send) -> str:
         counts.append(f"{send.n_unknown + send.n_unconfirmed:,} unknown")
     if send.n_failed or send.n_expired:
         counts.append(f"{send.n_failed + send.n_expired:,} not sent")
-    state = "" if send.state == SEND_DONE else " (sending)"
     dry = " (dry run)" if send.dry_run else ""
-    return (
-        f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
-        f"{count(send.total_contacts, 'number')}{dry}{state}: {', '.join(counts)} — send `{send.id}`"
-    )
+    head = f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
+    if send.state == SEND_SCHEDULED:
+        return f"{head}{count(send.total_contacts, 'number')}{dry}: scheduled for {scheduled_time(send)} — `{send.id}`"
+    if send.state == SEND_CANCELLED:
+        return (
+            f"{head}{count(send.total_contacts, 'number')}{dry}: scheduled for {scheduled_time(send)}, cancelled by "
+            f"<@{send.cancelled_by}> — send `{send.id}`"
+        )
+    state = " (sending)" if send.state == SEND_OPEN else ""
+    when = f" (scheduled for {scheduled_time(send)})" if send.send_at else ""
+    return f"{head}{count(send.total_contacts, 'number')}{dry}{when}{state}: {', '.join(counts)} — send `{send.id}`"
 
 
 def notice(text: str) -> tuple[str, list[dict]]:
@@ -323,6 +391,7 @@ HELP = (
     "• `/mms help` — this help.\n"
     "• `/mms history` — your last 10 sends (admins: `/mms history all`).\n"
     "• `/mms status <send id>` — one send's full summary, and its CSV by direct message.\n"
+    "• `/mms scheduled` — your sends waiting for their time, with a Cancel button (admins: everyone's).\n"
     "Admins only:\n"
     "• `/mms allow @user` — let someone send.\n"
     "• `/mms revoke @user` — stop someone sending.\n"

@@ -1,4 +1,4 @@
-"""The /mms slash command: open the form, help, and the admins' allowlist commands."""
+"""The /mms slash command: open the form, help, history, status, scheduled sends, and the admins' commands."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from bot.sending.contacts import InvalidNumber, normalise
 from bot.sending.optouts import SOURCE_ADMIN, UnsuppressRefused, check_unsuppress
 from bot.sending.permissions import NotAdmin, Permissions
 from bot.sending.reports import FileFor, ReportKind, asked_key
+from bot.sending.schedule import how_far
+from bot.sending.states import SEND_CANCELLED, SEND_SCHEDULED
 from bot.sending.summary import summarise
-from bot.slack.blocks import HELP, history_line, status_line, thread_summary
-from bot.slack.kit import NOT_ON_THE_LIST, context, cut, display_number, escape, refusal, section
+from bot.slack.blocks import HELP, cancel_actions, history_line, scheduled_time, status_line, thread_summary
+from bot.slack.kit import NOT_ON_THE_LIST, context, count, cut, display_number, escape, refusal, section
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ def mms_command(ack, command, client, respond, context) -> None:
         ack(text=suppression_command(context["services"], user, verb, argument), response_type="ephemeral")
     elif verb == "history":
         ack(text=history(context["services"], user, argument), response_type="ephemeral")
+    elif verb == "scheduled":
+        text, blocks = scheduled(context["services"], user, argument)
+        ack(text=text, blocks=blocks, response_type="ephemeral")
     elif verb == "status":
         text, blocks = status(context["services"], user, argument)
         ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -110,6 +115,34 @@ def history(services, actor: str, argument: str) -> str:
     return f"*{title}* (details: `/mms status <send id>`):\n" + "\n".join(history_line(send) for send in sends)
 
 
+SCHEDULED_SHOWN = 20  # a block each, with its Cancel button: well within a message's 50
+
+
+def scheduled(services, actor: str, argument: str) -> tuple[str, list[dict]]:
+    """Sends waiting for their time, soonest first, each with Cancel: yours; an admin's list has everyone's."""
+    everyone = services.permissions.is_admin(actor)
+    sends = services.store.upcoming_sends(None if everyone else actor, SCHEDULED_SHOWN + 1)
+    if not sends:
+        text = "No sends are scheduled." if everyone else "You have no sends scheduled."
+        return text, [section(text)]
+    now = time.time()
+    title = "Scheduled sends (everyone's)" if everyone else "Your scheduled sends"
+    blocks = [section(f"*{title}*, soonest first:")]
+    for send in sends[:SCHEDULED_SHOWN]:
+        where = f"<#{send.channel_id}>" if send.channel_id.startswith(("C", "G")) else "a direct message"
+        who = f"<@{send.user_id}>, " if everyone else ""
+        line = (
+            f"*{scheduled_time(send)}* ({how_far((send.send_at or now) - now)}) — {who}{where} — "
+            f"{count(send.total_contacts, 'number')} — send `{send.id}`\n{escape(cut(send.message, 150, '…'))}"
+        )
+        block = section(line)
+        block["accessory"] = cancel_actions(send)["elements"][0]
+        blocks.append(block)
+    if len(sends) > SCHEDULED_SHOWN:
+        blocks.append(context(f"Only the first {SCHEDULED_SHOWN} are shown."))
+    return f"{title}: {len(sends[:SCHEDULED_SHOWN])}", blocks
+
+
 def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]:
     """One send's summary, re-rendered from the store, for its sender and admins; the CSV follows by DM."""
     ident = argument.strip().lstrip("#`").rstrip("`")
@@ -122,6 +155,9 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
             "Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins
         ), None
     summary = summarise(services.store, send.id)
+    if send.state in (SEND_SCHEDULED, SEND_CANCELLED):  # nothing sent yet (or ever): no results to show
+        head = section(history_line(send) + "\n" + status_line(summary))
+        return history_line(send), [head] + ([cancel_actions(send)] if send.state == SEND_SCHEDULED else [])
     rendered = thread_summary(summary)
     text, blocks = rendered.text, rendered.blocks
     head = section(

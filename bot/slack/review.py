@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 
@@ -23,6 +24,7 @@ from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
 from bot.sending.reports import Notice, ReportKind, stranded_check_key
 from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
+from bot.sending.schedule import UTC_ZONE, zone
 from bot.sending.states import DRAFT_READY, DRAFT_SENT
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
@@ -66,7 +68,9 @@ def form_submitted(ack, body, context) -> None:
         return
     form = form_input(view, user)
     try:
-        checked = instant_checks(form, services.settings.optout_text)
+        checked = instant_checks(
+            form, services.settings.optout_text, now=time.time(), max_days=services.settings.schedule_max_days
+        )
     except Problems as exc:
         ack(response_action="errors", errors=exc.problems)
         return
@@ -120,6 +124,17 @@ def review_submitted(ack, body, context) -> None:
             view=notice_view("Not sent", "This review was not complete, so nothing was sent. Run `/mms` again."),
         )
         return
+    send_at = draft["review"].get("send_at")
+    if send_at is not None and send_at < time.time():
+        ack(
+            response_action="update",
+            view=notice_view(
+                "Not scheduled",
+                "The time picked for this send has passed while the review was open, so nothing was scheduled "
+                "or sent. Run `/mms` again and pick a later time (or none, to send at once).",
+            ),
+        )
+        return
     request = request_from_draft(draft_id, user, draft["channel_id"], draft["review"], draft["numbers"], draft["media"])
     try:
         services.dispatcher.record(request)  # None when recorded before: sent once whatever happens
@@ -160,6 +175,7 @@ class ReviewChecker:
         on_report_due=lambda: None,
         workers: int = 4,
         view_wait: float = 10.0,
+        timezone: ZoneInfo = UTC_ZONE,
     ) -> None:
         self._client = client
         self._store = store
@@ -172,6 +188,7 @@ class ReviewChecker:
         self._stopping = stopping or threading.Event()
         self._on_report_due = on_report_due
         self._view_wait = view_wait
+        self._timezone = timezone
         self._queue: queue.Queue = queue.Queue()
         # Daemon threads: a decode in progress never holds the process past its shutdown grace; they stop taking
         # checks when the process stops (the drafts still queued are handed over by shutdown()).
@@ -252,12 +269,27 @@ class ReviewChecker:
             self._store.draft_has_problems(draft_id, problems)  # not left "checking", to be taken up again
             self._show(draft_id, problems_view(draft_id, problems), person)
             return
-        record, numbers, media = draft_record(review)
+        tz = self.sender_zone(form.user_id) if review.send_at else self._timezone
+        record, numbers, media = draft_record(review, tz.key)
         if not self._store.draft_checked(draft_id, record, numbers, media):
             log.warning("draft %s expired while it was being checked", draft_id)
             return
         log.info("draft %s checked in %.0f ms: %d numbers", draft_id, (time.monotonic() - started) * 1000, len(numbers))
-        self._show(draft_id, review_view(draft_id, review), person)
+        self._show(draft_id, review_view(draft_id, review, tz, time.time()), person)
+
+    def sender_zone(self, user: str) -> ZoneInfo:
+        """The zone the person's Slack shows times in (``users.info``, scope ``users:read``), so that a
+        scheduled time is shown as they picked it; MMS_TIMEZONE when Slack will not say."""
+        try:
+            name = self._client.users_info(user=user)["user"].get("tz")
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            hint = " (add the users:read scope and reinstall the app)" if error == "missing_scope" else ""
+            log.warning("users.info failed (%s)%s; showing times in %s", error, hint, self._timezone.key)
+            return self._timezone
+        except (KeyError, TypeError, AttributeError):
+            return self._timezone
+        return zone(name if isinstance(name, str) else None, self._timezone)
 
     def _download(self, form: CheckedForm, budget: Budget) -> tuple[dict[str, Upload], dict[str, str]]:
         uploads, problems = {}, {}
@@ -343,6 +375,7 @@ def form_input(view: dict, user: str) -> FormInput:
         contacts_text=_text(values, "contacts"),
         contacts_file=_file(values, "contacts_file"),
         media=_file(values, "media"),
+        send_at=_time(values, "send_at"),
     )
 
 
@@ -357,6 +390,14 @@ def _element(values: dict, block_id: str) -> dict:
 def _text(values: dict, block_id: str) -> str | None:
     value = _element(values, block_id).get("value")
     return value if isinstance(value, str) else None
+
+
+def _time(values: dict, block_id: str) -> float | None:
+    """A datetime picker's ``selected_date_time`` (its action id is its block id): epoch seconds, or None."""
+    value = _object(_object(values.get(block_id)).get(block_id)).get("selected_date_time")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 2**40:
+        return None
+    return float(value)
 
 
 def _file(values: dict, block_id: str) -> FileRef | None:

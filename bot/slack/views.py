@@ -7,8 +7,10 @@ as the person left it.
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
 from bot.sending.review import ACCOUNT, Review
+from bot.sending.schedule import UTC_ZONE, describe, how_far
 from bot.slack.kit import (
     MAX_PLAIN_TITLE,
     MAX_VIEW_BLOCKS,
@@ -24,7 +26,8 @@ from bot.slack.kit import (
 CALLBACK_SEND = "mms_send"
 CALLBACK_REVIEW = "mms_review"
 CALLBACK_PROBLEMS = "mms_problems"
-VALUE = "value"  # action_id of every input element: the block_id says which field it is
+VALUE = "value"  # action_id of every input element but the time: the block_id says which field it is
+SEND_AT = "send_at"  # the time's block and action id (the contract names both)
 EXAMPLES = 5  # refused entries shown on the review; all of them go to the thread and CSV after sending
 
 FIELD_LABELS = {
@@ -34,6 +37,7 @@ FIELD_LABELS = {
     "gif": "GIF link",
     "contacts": "Mobile numbers",
     "contacts_file": "Numbers from a file",
+    "send_at": "Send at",
     ACCOUNT: "Cellcast account",
 }
 
@@ -93,6 +97,14 @@ def send_form(channel_id: str) -> dict:
                 hint="Optional CSV, TXT or Excel (.xlsx). The column headed Mobile (or Phone) is used. "
                 "Combined with the numbers above.",
             ),
+            {
+                "type": "input",
+                "block_id": SEND_AT,
+                "label": plain("Send at"),
+                "optional": True,
+                "element": {"type": "datetimepicker", "action_id": SEND_AT},
+                "hint": plain("Optional: leave empty to send when you confirm the review. In your time zone."),
+            },
         ],
     }
 
@@ -143,11 +155,20 @@ def problems_view(draft_id: str, problems: dict[str, str]) -> dict:
     return _stacked(draft_id, CALLBACK_PROBLEMS, blocks)
 
 
-def review_view(draft_id: str, review: Review) -> dict:
+def review_view(draft_id: str, review: Review, tz: ZoneInfo = UTC_ZONE, now: float = 0.0) -> dict:
+    """What exactly would be sent, to whom, when (in the sender's zone ``tz``) and at what cost."""
     total = len(review.numbers)
     blocks = []
     if review.dry_run:
         blocks.append(section(":test_tube: *Dry run: nothing will be sent.* Everything else happens as it would."))
+    if review.send_at:
+        blocks.append(
+            section(
+                f":alarm_clock: *Scheduled for {describe(review.send_at, tz)}* "
+                f"({how_far(review.send_at - now)}). Until then it can be cancelled from its message in the channel.",
+                block_id="send_at",
+            )
+        )
     blocks.append(section(f"*This MMS goes to {count(total, 'number')}.*\n{_sources(review)}"))
     left_out = _left_out(review)
     if left_out:
@@ -176,10 +197,17 @@ def review_view(draft_id: str, review: Review) -> dict:
         blocks.append(context(escape(review.optouts_note)))
     for warning in review.warnings:
         blocks.append(section(f":warning: {escape(warning)}"))
-    submit = f"Send to {total:,} numbers" if total != 1 else "Send to 1 number"
-    if len(submit) > MAX_PLAIN_TITLE:  # a million or more: Slack allows 24 characters
-        submit = f"Send to {total:,}"
-    return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit)
+    return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit_label(total, scheduled=bool(review.send_at)))
+
+
+def submit_label(total: int, scheduled: bool) -> str:
+    """``Send to 1,234 numbers`` or ``Schedule for 1,234 numbers``, shortened to fit Slack's 24 characters."""
+    numbers = f"{total:,} numbers" if total != 1 else "1 number"
+    if scheduled:
+        candidates = [f"Schedule for {numbers}", f"Schedule: {numbers}", f"Schedule for {total:,}"]
+    else:
+        candidates = [f"Send to {numbers}", f"Send to {total:,}"]
+    return next((label for label in candidates if len(label) <= MAX_PLAIN_TITLE), candidates[-1])
 
 
 def _sources(review: Review) -> str:

@@ -12,6 +12,7 @@ Concurrency rules, each true on both engines and tested on both (tests/store/):
    ``UPDATE … WHERE id = (SELECT … LIMIT 1 <claim_suffix>) AND state = 'pending' RETURNING``:
    PostgreSQL's ``FOR UPDATE SKIP LOCKED`` passes over a row another claimer holds; SQLite's
    ``BEGIN IMMEDIATE`` admits one writer, so the loser waits and then sees the winner's claim.
+   Only batches of *open* sends are claimed: a scheduled send's wait until it is due.
 2. **A send's reports go out in order, by one process.** A claimer takes all due reports of one send
    and none while another live owner holds one of them; the claim locks the send's row first
    (``FOR UPDATE``; SQLite: the write lock) and re-checks under it.
@@ -27,6 +28,8 @@ Concurrency rules, each true on both engines and tested on both (tests/store/):
 8. **A reply is recorded once** whether the poll, the webhook or both bring it: looking for its twin
    and inserting it run under a lock on the number (PostgreSQL: an advisory lock, ``Tx.serialise``;
    SQLite: the write lock), so two processes cannot both miss each other (``replies.py``).
+9. **A scheduled send starts once or is cancelled, never both**: both are ``UPDATE sends … WHERE
+   state = 'scheduled'``; the first to commit wins, the other finds nothing to change (``schedules.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from bot.store.outbox import Outbox
 from bot.store.rate import RateLog
 from bot.store.replies import Replies
 from bot.store.retention import Retention
+from bot.store.schedules import Schedules
 from bot.store.sends import Sends
 from bot.store.suppression import Suppression
 from bot.store.sync_state import SyncState
@@ -56,7 +60,19 @@ def database_url(value: str) -> str:
 
 
 class Store(
-    Instances, Allowlist, Drafts, Sends, Batches, Delivery, Outbox, Suppression, Replies, SyncState, Retention, RateLog
+    Instances,
+    Allowlist,
+    Drafts,
+    Sends,
+    Schedules,
+    Batches,
+    Delivery,
+    Outbox,
+    Suppression,
+    Replies,
+    SyncState,
+    Retention,
+    RateLog,
 ):
     """Every aggregate's operations over one engine (the aggregates are the modules beside this one)."""
 

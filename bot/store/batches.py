@@ -23,8 +23,17 @@ def _claimed(rows: list[tuple]) -> list[ClaimedBatch]:
 
 class Batches(Aggregate):
     def has_pending(self, *, tx: Tx | None = None) -> bool:
+        """A batch to send now: pending, of an open send (a scheduled send's batches wait; they are not work).
+        From the open sends (few, by index) to their batches, so a thousand scheduled sends cost nothing here."""
         with self._read(tx) as tx:
-            return tx.one("SELECT 1 FROM batches WHERE state = :pending LIMIT 1", {"pending": PENDING}) is not None
+            return (
+                tx.one(
+                    "SELECT 1 FROM sends s WHERE s.state = :open AND EXISTS (SELECT 1 FROM batches b"
+                    " WHERE b.send_id = s.id AND b.state = :pending) LIMIT 1",
+                    {"pending": PENDING, "open": SEND_OPEN},
+                )
+                is not None
+            )
 
     def claim_next_batch(
         self, owner: str, lease: float, resume_within: float | None = None, *, tx: Tx | None = None
@@ -46,12 +55,14 @@ class Batches(Aggregate):
                 "sending": SENDING,
                 "active_since": tx.now - resume_within if resume_within is not None else 0.0,
                 "now": tx.now,
+                "open": SEND_OPEN,
             }
             row = tx.one(
                 f"""UPDATE batches SET state = :sending, owner = :owner, lease_until = :until, started_at = :at,
                     attempts = attempts + 1
                     WHERE id = (SELECT b.id FROM batches b JOIN sends s ON s.id = b.send_id
-                                WHERE b.state = :pending AND s.active_at >= :active_since ORDER BY s.turn, s.id, b.seq
+                                WHERE b.state = :pending AND s.state = :open AND s.active_at >= :active_since
+                                ORDER BY s.turn, s.id, b.seq
                                 LIMIT 1 {tx.dialect.claim_suffix})
                       AND state = :pending
                     RETURNING {_CLAIMED}""",
@@ -194,13 +205,14 @@ class Batches(Aggregate):
             )
 
     def stale_pending_batches(self, idle_for: float, *, tx: Tx | None = None) -> list[ClaimedBatch]:
-        """Pending batches of sends nobody has worked on for ``idle_for`` seconds: the bot was down."""
+        """Pending batches of open sends nobody has worked on for ``idle_for`` seconds: the bot was down.
+        (A scheduled send's batches are not stale while it waits: it opens when due, active from then.)"""
         with self._read(tx) as tx:
             return _claimed(
                 tx.all(
                     "SELECT b.id, b.send_id, b.seq, b.contacts FROM batches b JOIN sends s ON s.id = b.send_id"
-                    " WHERE b.state = :pending AND s.active_at < :since",
-                    {"pending": PENDING, "since": tx.now - idle_for},
+                    " WHERE b.state = :pending AND s.state = :open AND s.active_at < :since",
+                    {"pending": PENDING, "since": tx.now - idle_for, "open": SEND_OPEN},
                 )
             )
 

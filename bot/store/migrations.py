@@ -113,6 +113,18 @@ def replies_paired_and_drafts_resumable(tx: Tx) -> None:
     _index(tx, "idx_drafts_state_lease", "drafts", "state, lease_until")
 
 
+def scheduled_sends(tx: Tx) -> None:
+    """A send may wait for its time (``send_at``, epoch seconds, shown in ``schedule_tz``) and be cancelled."""
+    for name, kind in (
+        ("send_at", "real"),
+        ("schedule_tz", "text"),
+        ("cancelled_by", "text"),
+        ("cancelled_at", "text"),
+    ):
+        tx.execute(f"ALTER TABLE sends ADD COLUMN {name} {tx.dialect.types[kind]}")
+    _index(tx, "idx_sends_state_send_at", "sends", "state, send_at")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
@@ -120,6 +132,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (4, "indexes for large tables", indexes_for_large_tables),
     (5, "one rate limit shared by every process", shared_rate_limit),
     (6, "replies paired across poll and webhook; drafts resumable", replies_paired_and_drafts_resumable),
+    (7, "scheduled sends", scheduled_sends),
 ]
 
 

@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator
 from bot.sending.outcomes import OUTCOMES, QUEUED, NumberOutcome, tally
 from bot.sending.records import SEND_COUNT_FIELDS, SEND_FIELDS, ProblemGroup, SendRecord
 from bot.sending.reports import ReportKind, send_key
-from bot.sending.states import PENDING, SEND_DONE, SEND_OPEN
+from bot.sending.states import PENDING, SEND_DONE, SEND_OPEN, SEND_SCHEDULED
 from bot.store import outbox
 from bot.store.base import Aggregate, in_list
 from bot.store.engine import Tx
 
-_SEND_COLUMNS = ", ".join(SEND_FIELDS)
+SEND_COLUMNS = ", ".join(SEND_FIELDS)
 
 
 def insert_outcomes(tx: Tx, send_id: int, batch_id: int | None, outcomes: list[NumberOutcome]) -> None:
@@ -52,8 +52,9 @@ class Sends(Aggregate):
     ) -> int | None:
         """Record a send, its batches (pending) and the entries settled before sending, in one transaction.
 
-        The channel message is due at once. Returns None when a send with the same key exists: the
-        same confirmation delivered twice.
+        The channel message is due at once. A send with a ``send_at`` waits as scheduled (its batches
+        pending) until it is due. Returns None when a send with the same key exists: the same
+        confirmation delivered twice.
         """
         settled = list(settled)
         settled_counts = tally(settled)
@@ -62,7 +63,7 @@ class Sends(Aggregate):
                 **send,
                 "media": media,
                 "created_at": tx.now_iso,
-                "state": SEND_OPEN if batches else SEND_DONE,
+                "state": (SEND_SCHEDULED if send.get("send_at") else SEND_OPEN) if batches else SEND_DONE,
                 "batches_total": len(batches),
                 "active_at": tx.now,
                 "total_contacts": sum(len(b) for b in batches),
@@ -104,14 +105,14 @@ class Sends(Aggregate):
 
     def find_send(self, send_id: int, *, tx: Tx | None = None) -> SendRecord | None:
         with self._read(tx) as tx:
-            row = tx.one(f"SELECT {_SEND_COLUMNS} FROM sends WHERE id = :id", {"id": send_id})
+            row = tx.one(f"SELECT {SEND_COLUMNS} FROM sends WHERE id = :id", {"id": send_id})
         return record(row) if row else None
 
     def recent_sends(self, user_id: str | None, limit: int = 10, *, tx: Tx | None = None) -> list[SendRecord]:
         with self._read(tx) as tx:
             mine = "WHERE user_id = :user" if user_id is not None else ""
             rows = tx.all(
-                f"SELECT {_SEND_COLUMNS} FROM sends {mine} ORDER BY id DESC LIMIT :limit",
+                f"SELECT {SEND_COLUMNS} FROM sends {mine} ORDER BY id DESC LIMIT :limit",
                 {"user": user_id, "limit": limit},
             )
         return [record(row) for row in rows]

@@ -17,7 +17,9 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
@@ -32,6 +34,8 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40_000
 MAX_TEXT_OBJECT = 3000
+SCOPES = ("commands", "chat:write", "chat:write.public", "files:read", "files:write", "im:write", "users:read")
+NEEDS_SCOPE = {"users.info": "users:read"}  # methods whose refusal without their scope the bot must survive
 
 
 @dataclass
@@ -79,6 +83,8 @@ class FakeSlack:
     home_views: dict[str, dict] = field(default_factory=dict)  # user id -> published Home
     downloads: list[tuple[str, str, str]] = field(default_factory=list)  # (host, path, Authorization) of every GET
     socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
+    scopes: set[str] = field(default_factory=lambda: set(SCOPES))  # the bot token's scopes
+    user_zones: dict[str, str] = field(default_factory=dict)  # user id -> tz (users.info); others: Australia/Sydney
 
     def start(self) -> FakeSlack:
         fake = self
@@ -319,6 +325,26 @@ class FakeSlack:
         handler.send(200, json.dumps(answer).encode())
 
     def _answer(self, method: str, params: dict) -> dict:
+        needed = NEEDS_SCOPE.get(method)
+        if needed and needed not in self.scopes:
+            raise Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+        if method == "users.info":
+            user = params.get("user", "")
+            if not user.startswith(("U", "W")):
+                raise Refused("user_not_found")
+            tz = self.user_zones.get(user, "Australia/Sydney")
+            offset = int(datetime.now(ZoneInfo(tz)).utcoffset().total_seconds())
+            return {
+                "ok": True,
+                "user": {
+                    "id": user,
+                    "team_id": "T1",
+                    "name": user.lower(),
+                    "tz": tz,
+                    "tz_label": tz,
+                    "tz_offset": offset,
+                },
+            }
         if method == "auth.test":
             return {
                 "ok": True,

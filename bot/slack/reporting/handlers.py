@@ -31,6 +31,7 @@ class Handlers:
         self._for_send: dict[ReportKind, Callable[[SendRecord, Report], None]] = {
             ReportKind.POST: lambda send, report: None,  # ensure_posted (below) is all it takes
             ReportKind.IMAGE: self._image,
+            ReportKind.SCHEDULE: lambda send, report: self._messages.update(send),  # started, or cancelled
             ReportKind.PROGRESS: self._progress,
             ReportKind.DELIVERY: lambda send, report: self._messages.update(send),
             ReportKind.SUMMARY: self._summary,
