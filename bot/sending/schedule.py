@@ -65,10 +65,12 @@ def how_far(seconds: float) -> str:
     return f"in {round(seconds / 86400)} days"
 
 
+GRACE = 60.0  # the picker has minutes: a time in the minute just gone is "now", not "in the past"
+
+
 def check_send_at(at: float, now: float, max_days: int) -> str | None:
-    """Why a picked time cannot be used, for the form, or None. The picker has minutes, so "now" gets a
-    minute's grace: a time in the current minute is taken as now by the caller (see ``is_now``)."""
-    if at < now - 60:
+    """Why a picked time cannot be used, for the form, or None."""
+    if at < now - GRACE:
         return "That time has passed. Pick a later one, or leave it empty to send now."
     if at > now + max_days * 86400:
         return f"Sends can be scheduled up to {max_days} days ahead (MMS_SCHEDULE_MAX_DAYS). Pick an earlier time."
@@ -76,8 +78,8 @@ def check_send_at(at: float, now: float, max_days: int) -> str | None:
 
 
 def is_now(at: float, now: float) -> bool:
-    """A picked time within the coming minute is "now": a send scheduled for 40 seconds ahead helps nobody."""
-    return at <= now + 60
+    """A picked time not in the future (within the grace minute) means "send when confirmed"."""
+    return at <= now
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from bot.sending.optouts import SOURCE_REPLY
 from bot.sending.states import SEND_CANCELLED
 from bot.slack.blocks import ACTION_CANCEL_SCHEDULED, ACTION_RESEND, ACTION_SUPPRESS, scheduled_time
 from bot.slack.commands import parse_id
-from bot.slack.kit import NOT_ON_THE_LIST, display_number, refusal
+from bot.slack.kit import NOT_ON_THE_LIST, count, display_number, refusal
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def cancel_scheduled_clicked(ack, body, respond, context) -> None:
         services.reporter.wake()
         _tell(
             respond,
-            f"Cancelled: the MMS to {send.total_contacts:,} numbers scheduled for {scheduled_time(send)} "
+            f"Cancelled: the MMS to {count(send.total_contacts, 'number')} scheduled for {scheduled_time(send)} "
             "will not be sent.",
         )
         return

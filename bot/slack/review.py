@@ -24,7 +24,7 @@ from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
 from bot.sending.reports import Notice, ReportKind, stranded_check_key
 from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
-from bot.sending.schedule import UTC_ZONE, zone
+from bot.sending.schedule import GRACE, UTC_ZONE, zone
 from bot.sending.states import DRAFT_READY, DRAFT_SENT
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
@@ -125,7 +125,7 @@ def review_submitted(ack, body, context) -> None:
         )
         return
     send_at = draft["review"].get("send_at")
-    if send_at is not None and send_at < time.time():
+    if send_at is not None and send_at < time.time() - GRACE:  # within the grace: due at once
         ack(
             response_action="update",
             view=notice_view(

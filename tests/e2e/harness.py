@@ -330,13 +330,19 @@ class BotProcess:
         return self.post(urlencode({"payload": json.dumps(payload)}).encode())
 
 
-def form(message="Hello from the test", sender=None, gif=None, contacts=None, media=None, contacts_file=None) -> dict:
-    """state.values of the modal, shaped as Slack sends them in a view_submission."""
+def form(
+    message="Hello from the test", sender=None, gif=None, contacts=None, media=None, contacts_file=None, send_at=None
+) -> dict:
+    """state.values of the modal, shaped as Slack sends them in a view_submission (``send_at``: epoch seconds,
+    as the datetime picker gives them, or None for a picker left empty)."""
 
     def text(value):
         return {"value": {"type": "plain_text_input", "value": value}}
 
     return {
+        "send_at": {
+            "send_at": {"type": "datetimepicker", "selected_date_time": None if send_at is None else int(send_at)}
+        },
         "sender": text(sender),
         "message": text(message),
         "gif": {"value": {"type": "url_text_input", "value": gif}},

@@ -60,7 +60,15 @@ def test_mms_opens_the_modal_with_the_contract_block_ids(bot, slack):
     (call,) = wait_for(lambda: slack.calls_to("views.open"))
     view = call.params["view"]
     assert call.params["trigger_id"] == "1337.42.abcd"
-    assert [b["block_id"] for b in view["blocks"]] == ["sender", "message", "media", "gif", "contacts", "contacts_file"]
+    assert [b["block_id"] for b in view["blocks"]] == [
+        "sender",
+        "message",
+        "media",
+        "gif",
+        "contacts",
+        "contacts_file",
+        "send_at",
+    ]
     optional = {b["block_id"]: b["optional"] for b in view["blocks"]}
     assert optional == {
         "sender": True,
@@ -69,8 +77,10 @@ def test_mms_opens_the_modal_with_the_contract_block_ids(bot, slack):
         "gif": True,
         "contacts": True,
         "contacts_file": True,
+        "send_at": True,
     }
     elements = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert elements["send_at"] == {"type": "datetimepicker", "action_id": "send_at"}
     assert elements["media"]["type"] == "file_input" and set(elements["media"]["filetypes"]) == {"jpg", "jpeg", "png"}
     assert elements["contacts_file"]["type"] == "file_input" and set(elements["contacts_file"]["filetypes"]) == {
         "csv",
