@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ack_latency, delivery, hostile, instances, parsing, review, store, suppression, throughput
+from bench import (
+    ack_latency,
+    delivery,
+    hostile,
+    instances,
+    parsing,
+    review,
+    schedule,
+    store,
+    suppression,
+    throughput,
+)
 
 
 def main() -> None:
@@ -20,6 +31,7 @@ def main() -> None:
     store.run(quick, big=quick)  # quick: the --big path too, on small inputs, so that it cannot rot
     instances.run(quick)
     hostile.run(quick)
+    schedule.run(quick)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,26 @@ def test_env_example_holds_the_defaults_and_the_quick_starts_four_lines_make_a_d
     settings = Settings.from_env({**env, **quick_start})
     assert settings.dry_run and settings.socket_mode and settings.optout_text == "Reply STOP to opt out"
     assert settings == Settings.from_env(quick_start)  # every other line of .env.example says what the bot does unset
+
+
+def test_scheduling_settings_default_to_sydney_thirty_days_and_evening_quiet_hours():
+    settings = Settings.from_env(REQUIRED)
+    assert settings.zone.key == "Australia/Sydney" and settings.schedule_max_days == 30
+    assert settings.quiet.describe() == "20:00–08:00 Australia/Sydney"
+    assert Settings.from_env({**REQUIRED, "MMS_QUIET_HOURS": ""}).quiet is None  # set empty: off
+
+
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("MMS_TIMEZONE", "Sydney", "time zone name such as Australia/Sydney"),
+        ("MMS_TIMEZONE", "../../etc/passwd", "time zone name"),
+        ("MMS_QUIET_HOURS", "8pm-8am", "20:00-08:00"),
+        ("MMS_QUIET_HOURS", "09:00-09:00", "different times"),
+        ("MMS_SCHEDULE_MAX_DAYS", "0", "MMS_SCHEDULE_MAX_DAYS"),
+    ],
+)
+def test_a_wrong_scheduling_setting_stops_the_start_naming_it(name, value, says):
+    with pytest.raises(ConfigError, match=name) as refused:
+        Settings.from_env({**REQUIRED, name: value})
+    assert says in str(refused.value)

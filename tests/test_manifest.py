@@ -38,3 +38,10 @@ def test_the_schema_check_refuses_what_slack_refuses(manifest):
 
 def test_the_bot_may_post_in_public_channels_it_was_not_invited_to(manifest):
     assert "chat:write.public" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_the_loopback_slack_grants_exactly_the_scopes_the_manifest_asks_for(manifest):
+    """users:read gives the sender's time zone; the fake refuses users.info without it, as Slack does."""
+    from tests.fakes.slack import SCOPES
+
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(SCOPES)

@@ -193,21 +193,27 @@ class DueSends:
         self._on_started = on_started
 
     def run(self) -> int:
-        """Every half second: the sends now due. Returns how many this process settled or started."""
+        """Every half second: the sends now due. Returns how many this process settled or started.
+
+        The balance is read once a round, however many sends fall due together, and what this round starts
+        counts against it: two sends that each fit but not together do not both go out."""
         started = 0
+        credits = _Credits(self._balance)
         for send in self._store.due_sends():
-            settled = self._verdict(send)
+            settled = self._verdict(send, credits)
             if self._store.start_scheduled(send.id, settled):
                 started += 1
                 if settled is None:
                     log.info("scheduled send %d is due: sending %d numbers", send.id, send.total_contacts)
+                    if not send.dry_run:
+                        credits.spend(send.total_contacts * self._credits_per_mms)
                 else:
                     log.warning("scheduled send %d is due but not sent (%s)", send.id, settled.state)
         if started:
             self._on_started()
         return started
 
-    def _verdict(self, send: SendRecord) -> Settled | None:
+    def _verdict(self, send: SendRecord, credits: _Credits) -> Settled | None:
         """None: send it. Otherwise what its numbers get instead."""
         late = self._clock() - (send.send_at or 0)
         if late > self._resume_within:
@@ -219,9 +225,26 @@ class DueSends:
         if not self._can_send(send.user_id):
             return Settled(FAILED, o.FAILED, REVOKED)
         if not send.dry_run:
-            reading = self._balance()
-            needed = send.total_contacts * self._credits_per_mms
-            if reading.credits is not None and reading.credits < needed:
-                return Settled(FAILED, o.FAILED, BALANCE_TOO_LOW.format(credits=reading.credits, needed=needed))
+            left, needed = credits.left(), send.total_contacts * self._credits_per_mms
+            if left is not None and left < needed:
+                return Settled(FAILED, o.FAILED, BALANCE_TOO_LOW.format(credits=left, needed=needed))
             # Unreadable: sent; the gateway refuses what it cannot charge for, and that refusal is reported.
         return None
+
+
+class _Credits:
+    """One round's balance: read when a send first needs it, less what the round has started since."""
+
+    def __init__(self, read: Callable[[], Balance]) -> None:
+        self._read = read
+        self._left: float | None = None
+        self._known = False
+
+    def left(self) -> float | None:
+        if not self._known:
+            self._left, self._known = self._read().credits, True
+        return self._left
+
+    def spend(self, credits: float) -> None:
+        if self._left is not None:
+            self._left -= credits

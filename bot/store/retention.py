@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.sending.states import SEND_DONE
+from bot.sending.states import SEND_CANCELLED, SEND_DONE
 from bot.store.base import Aggregate
 from bot.store.clock import iso
 
@@ -33,8 +33,9 @@ class Retention(Aggregate):
         with self._read(None) as tx:
             cutoff = iso(tx.now - days * 86400)
             ids = tx.column(
-                "SELECT id FROM sends WHERE state = :done AND purged_at IS NULL AND finished_at < :cutoff ORDER BY id",
-                {"done": SEND_DONE, "cutoff": cutoff},
+                "SELECT id FROM sends WHERE state IN (:done, :cancelled) AND purged_at IS NULL"
+                " AND finished_at < :cutoff ORDER BY id",
+                {"done": SEND_DONE, "cancelled": SEND_CANCELLED, "cutoff": cutoff},
             )
         purged = deleted = 0
         for send_id in ids:
