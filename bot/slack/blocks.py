@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
 from bot.sending import outcomes as o
@@ -76,6 +77,13 @@ def scheduled_time(send) -> str:
     return describe(send.send_at, zone(send.schedule_tz, UTC_ZONE)) if send.send_at else ""
 
 
+def cancelled_time(send) -> str:
+    """When it was cancelled, in the zone its time was picked in."""
+    if not send.cancelled_at:
+        return ""
+    return describe(datetime.fromisoformat(send.cancelled_at).timestamp(), zone(send.schedule_tz, UTC_ZONE))
+
+
 def channel_message(summary: SendSummary, note: str = "") -> tuple[str, list[dict]]:
     send = summary.send
     if send.state in (SEND_SCHEDULED, SEND_CANCELLED):
@@ -112,7 +120,7 @@ def _scheduled_message(summary: SendSummary, note: str) -> tuple[str, list[dict]
     blocks = [section(note)] if note else []
     blocks += [section(headline), section(quote(send.message))]
     if send.state == SEND_CANCELLED:
-        at = f" at {send.cancelled_at[:16].replace('T', ' ')} UTC" if send.cancelled_at else ""
+        at = f" on {cancelled_time(send)}" if send.cancelled_at else ""
         blocks.append(context(f":no_entry_sign: Cancelled by <@{send.cancelled_by}>{at}. Nothing was sent."))
     else:
         blocks.append(context(":alarm_clock: Scheduled. The sender or an admin can cancel it until it starts."))

@@ -287,7 +287,8 @@ class ReviewChecker:
             hint = " (add the users:read scope and reinstall the app)" if error == "missing_scope" else ""
             log.warning("users.info failed (%s)%s; showing times in %s", error, hint, self._timezone.key)
             return self._timezone
-        except (KeyError, TypeError, AttributeError):
+        except Exception as exc:  # Slack unreachable, or an answer without a user: the review still shows
+            log.warning("users.info gave no zone (%s); showing times in %s", type(exc).__name__, self._timezone.key)
             return self._timezone
         return zone(name if isinstance(name, str) else None, self._timezone)
 

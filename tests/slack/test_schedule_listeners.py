@@ -84,3 +84,31 @@ def test_a_review_confirmed_after_its_time_passed_schedules_nothing_and_says_so(
     answer = app.payload(confirm).json()
     assert answer["response_action"] == "update" and "has passed" in flatten(answer["view"])
     assert store.recent_sends(ADMIN, 10) == []
+
+
+def a_scheduled_send(app, hours=2.0) -> int:
+    return app.services.store.create_send(
+        {
+            "view_id": "draft-later",
+            "user_id": ADMIN,
+            "channel_id": "C1",
+            "message": "Later",
+            "send_at": time.time() + hours * 3600,
+            "schedule_tz": "Australia/Sydney",
+        },
+        None,
+        [["400000001", "400000002"]],
+    )
+
+
+def test_history_status_and_the_app_home_show_a_scheduled_send_as_such(make_app):
+    app = make_app()
+    send_id = a_scheduled_send(app)
+    history = app.command("history").json()["text"]
+    assert "2 numbers: scheduled for" in history and "AEDT" in history and "queued" not in history
+    status = app.command(f"status {send_id}").json()
+    assert "Scheduled for" in flatten(status["blocks"]) and "mms_cancel_scheduled" in flatten(status["blocks"])
+    assert "Result for" not in flatten(status["blocks"])  # nothing was sent yet: no results to show
+    app.event({"type": "app_home_opened", "user": ADMIN, "tab": "home", "channel": "D1"})
+    home = wait_for(lambda: app.slack.accepted("views.publish"))[0].params["view"]
+    assert "scheduled for" in flatten(home)
