@@ -30,7 +30,7 @@ from bot.sending.review import read_balance
 from bot.sending.schedule import DueSends, zone
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
-from bot.slack import actions, commands, errors, home, review
+from bot.slack import actions, answers, commands, errors, home, review
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporting import SlackReporter
 from bot.store import Store
@@ -57,6 +57,7 @@ class Services:
     schedule: Periodic
     sync: CellcastSync
     metrics: Metrics
+    answers: answers.AnswerImages
     stopping: threading.Event = field(default_factory=threading.Event)
     socket_mode_connected: Callable[[], bool] | None = None  # set in Socket Mode
 
@@ -309,6 +310,14 @@ def build(settings: Settings) -> Bot:
         schedule,
         sync,
         metrics,
+        answers.AnswerImages(
+            checker,
+            dispatcher,
+            store,
+            check_seconds=settings.check_seconds,
+            stopping=stopping,
+            on_report_due=reporter.wake,
+        ),
         stopping,
     )
 
@@ -321,5 +330,6 @@ def build(settings: Settings) -> Bot:
     review.register(app)
     actions.register(app)
     home.register(app)
+    answers.register(app)
     errors.register(app)
     return Bot(app, services)

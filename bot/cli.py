@@ -169,11 +169,11 @@ def suppressed(store, args) -> int:
 
 
 def export(store, args) -> int:
-    from bot.slack.blocks import write_results_csv
+    from bot.slack.blocks import results_csv
 
     if store.find_send(args.send_id) is None:
         return fail(f"there is no send {args.send_id}")
-    write_results_csv(store.iter_recipients(args.send_id), sys.stdout)
+    results_csv(store, args.send_id, sys.stdout)
     return 0
 
 

@@ -50,6 +50,7 @@ class Settings:
     timezone: str = "Australia/Sydney"  # the organisation's zone (an IANA name)
     schedule_max_days: int = 30
     quiet_hours: str = "20:00-08:00"  # in ``timezone``; empty: off
+    reply_as: str = "sms"  # how an answer without an image goes: "sms" or "mms"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -141,6 +142,12 @@ class Settings:
         except ValueError as exc:
             raise ConfigError(f"MMS_QUIET_HOURS: {exc}; leave it empty to turn them off") from None
 
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = (get(name, default) or default).lower()
+            if value not in allowed:
+                raise ConfigError(f"{name} must be {' or '.join(allowed)}, got {get(name)!r}")
+            return value
+
         return cls(
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -179,6 +186,7 @@ class Settings:
             schedule_max_days=number("MMS_SCHEDULE_MAX_DAYS", "30", int, 1, 366),
             # Set but empty turns quiet hours off; unset means the default.
             quiet_hours=quiet_hours,
+            reply_as=choice("MMS_REPLY_AS", "sms", ("sms", "mms")),
         )
 
 

@@ -19,7 +19,15 @@ from collections.abc import Callable
 
 from bot.sending import outcomes as o
 from bot.sending.contacts import e164
-from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError, MediaFile, NotSent
+from bot.sending.gateway import (
+    ACCOUNT_LEVEL,
+    MAX_CONTACTS_PER_CALL,
+    SMS,
+    Gateway,
+    GatewayError,
+    MediaFile,
+    NotSent,
+)
 from bot.sending.optouts import SOURCE_UNSUBSCRIBED
 from bot.sending.ports import SendStore
 from bot.sending.records import ClaimedBatch, SendRecord
@@ -124,6 +132,8 @@ class Dispatcher:
             "dry_run": int(request.dry_run),
             "send_at": request.send_at,
             "schedule_tz": request.schedule_tz,
+            "medium": request.medium,
+            "answer_to": request.answer_to,
         }
         settled = [
             o.NumberOutcome(r.entry + (f" ({r.where})" if r.where else ""), o.INVALID, r.reason)
@@ -281,14 +291,22 @@ class Dispatcher:
             slot.start()  # last: the request leaves now
 
         try:
-            result = self._gateway.send_mms(
-                message=send.message,
-                contacts=[e164(n) for n in numbers],
-                sender=send.sender,
-                media=media,
-                gif_url=send.gif_url,
-                before_request=before_request,
-            )
+            if send.medium == SMS:
+                result = self._gateway.send_sms(
+                    message=send.message,
+                    contacts=[e164(n) for n in numbers],
+                    sender=send.sender,
+                    before_request=before_request,
+                )
+            else:
+                result = self._gateway.send_mms(
+                    message=send.message,
+                    contacts=[e164(n) for n in numbers],
+                    sender=send.sender,
+                    media=media,
+                    gif_url=send.gif_url,
+                    before_request=before_request,
+                )
         except ClaimLost as exc:
             log.warning("%s not sent: %s", where, exc)
             return

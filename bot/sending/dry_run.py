@@ -52,6 +52,16 @@ class DryRunGateway:
         queued = [QueuedContact(_national(c), f"{DRY_RUN_PREFIX}{i:09d}") for c, i in zip(contacts, ids, strict=True)]
         return GatewayResult(queued=queued, message="dry run: nothing was sent")
 
+    def send_sms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str],
+        sender: str | None = None,
+        before_request: Callable[[], None] | None = None,
+    ) -> GatewayResult:
+        return self.send_mms(message=message, contacts=contacts, sender=sender, before_request=before_request)
+
     def close(self) -> None:
         pass
 

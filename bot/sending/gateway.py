@@ -167,6 +167,10 @@ class NotSent(Exception):
         self.refusal = refusal
 
 
+# The two ways a send goes out: most as MMS; an answer to one recipient's reply may go as SMS (cheaper).
+MMS, SMS = "mms", "sms"
+
+
 class Gateway(Protocol):
     def mms_balance(self) -> float: ...
 
@@ -194,3 +198,13 @@ class Gateway(Protocol):
     ) -> GatewayResult:
         """``before_request`` runs immediately before each attempt leaves (429 retries included);
         it may wait for a rate slot, or raise NotSent."""
+
+    def send_sms(
+        self,
+        *,
+        message: str,
+        contacts: Sequence[str],
+        sender: str | None = None,
+        before_request: Callable[[], None] | None = None,
+    ) -> GatewayResult:
+        """As ``send_mms``, through the SMS endpoint: text only, the same answers and errors."""

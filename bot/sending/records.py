@@ -56,6 +56,8 @@ class SendRecord:
     schedule_tz: str | None  # the zone its sender picked the time in, to show it as they see it
     cancelled_by: str | None
     cancelled_at: str | None
+    medium: str | None  # SMS for an answer sent as text; MMS (or None, sends before answers existed) otherwise
+    answer_to: int | None  # the reply this send answers (one number, posted in the reply's thread)
 
     @property
     def delivery_pending(self) -> int:
@@ -92,3 +94,18 @@ class ProblemGroup:
     reason: str
     count: int
     examples: list[str]
+
+
+INBOUND, OUTBOUND = "in", "out"  # a recipient's reply; an answer to them
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One message of a conversation with a recipient."""
+
+    number: str
+    at: str
+    direction: str  # INBOUND or OUTBOUND
+    text: str
+    by: str | None  # who answered (OUTBOUND)
+    outcome: str | None  # QUEUED when the answer reached the gateway; None otherwise (or not yet)

@@ -68,6 +68,11 @@ def stranded_check_key(draft_id: str) -> str:
     return f"check:{draft_id}"
 
 
+def answer_refused_key(answer_key: str) -> str:
+    """An answer whose image could not be used: said once in the thread."""
+    return f"answer_refused:{answer_key}"
+
+
 def asked_key(kind: ReportKind, user_id: str, at: float, send_id: int | None = None) -> str:
     """A file a person asked for: a new report each time they ask."""
     return f"{kind}:{'' if send_id is None else f'{send_id}:'}{user_id}:{at}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.sending.contacts import Rejected
-from bot.sending.gateway import MediaFile
+from bot.sending.gateway import MMS, MediaFile
 from bot.sending.review import CheckedForm, FileRef, Review
 
 
@@ -29,6 +29,8 @@ class SendRequest:
     dry_run: bool = False
     send_at: float | None = None  # scheduled for then; None: now
     schedule_tz: str | None = None  # the zone the time is shown in (its sender's)
+    medium: str = MMS  # SMS: an answer without an image
+    answer_to: int | None = None  # the reply this answers
 
 
 def form_record(form: CheckedForm) -> dict:

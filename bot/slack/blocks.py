@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import IO
 
 from bot.sending import outcomes as o
+from bot.sending.gateway import SMS
 from bot.sending.optouts import MAYBE, OPTOUT
+from bot.sending.records import INBOUND, Exchange
 from bot.sending.schedule import UTC_ZONE, describe, zone
 from bot.sending.states import SEND_CANCELLED, SEND_OPEN, SEND_SCHEDULED
 from bot.sending.summary import SendSummary
@@ -36,6 +38,7 @@ from bot.slack.kit import (
 ACTION_RESEND = "mms_resend_failed"
 ACTION_SUPPRESS = "mms_suppress_number"
 ACTION_CANCEL_SCHEDULED = "mms_cancel_scheduled"
+ACTION_REPLY = "mms_reply"
 MAX_GROUPS = 20  # reasons shown one by one in the thread; the rest are counted, and all are in the CSV
 EXAMPLES = 5
 DRY_RUN = ":test_tube: *Dry run: nothing was sent.*"
@@ -291,6 +294,8 @@ def history_line(send) -> str:
         )
     state = " (sending)" if send.state == SEND_OPEN else ""
     when = f" (scheduled for {scheduled_time(send)})" if send.send_at else ""
+    if send.answer_to:
+        when = f" (an answer to a reply, as {'SMS' if send.medium == SMS else 'MMS'})"
     return f"{head}{count(send.total_contacts, 'number')}{dry}{when}{state}: {', '.join(counts)} — send `{send.id}`"
 
 
@@ -324,7 +329,10 @@ def reply_message(reply: dict) -> tuple[str, list[dict]]:
         )
     if reply["kind"] == OPTOUT:
         blocks.append(
-            context(f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again.")
+            context(
+                f":no_bell: An opt-out: {number} is now on the suppression list and will not be sent to again, "
+                "so it cannot be answered either."
+            )
         )
     elif reply["kind"] == MAYBE:
         blocks.append(
@@ -351,13 +359,43 @@ def reply_message(reply: dict) -> tuple[str, list[dict]]:
                 ],
             }
         )
+    if reply["kind"] != OPTOUT and reply.get("send_id") is not None and reply.get("id") is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "answer",
+                "elements": [
+                    {"type": "button", "action_id": ACTION_REPLY, "value": str(reply["id"]), "text": plain("Reply")}
+                ],
+            }
+        )
     return cut(f"Reply from {number}: {escape(body)}", MAX_MESSAGE_TEXT), blocks
+
+
+def answer_message(summary: SendSummary, number: str) -> tuple[str, list[dict]]:
+    """An answer to one recipient, in their reply's thread: who answered, what, and what became of it."""
+    send = summary.send
+    how = "an SMS" if send.medium == SMS else "an MMS"
+    image = " (with an image)" if send.media_name else ""
+    head = f"↪ <@{send.user_id}> replied to {display_number(number)}{image}:"
+    blocks = [section(f"{head}\n{quote(send.message)}")]
+    if not summary.finished:
+        status = f":hourglass_flowing_sand: Sending as {how}…"
+    elif send.n_queued:
+        status = f":white_check_mark: Sent as {how}: queued at the gateway."
+    else:
+        group = summary.groups[0] if summary.groups else None
+        why = f" {escape(group.reason)}" if group and group.reason else ""
+        label = LABELS.get(group.outcome, group.outcome) if group else "not sent"
+        status = f"{ICONS.get(group.outcome, ':x:') if group else ':x:'} Not sent ({label}).{why}"
+    blocks.append(context(status))
+    return cut(f"{head} {escape(send.message)}".replace("*", ""), MAX_MESSAGE_TEXT), blocks
 
 
 # -- the results CSV ---------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CSV_HEADER = ["number", "outcome", "reason", "message_id", "delivery"]
+CSV_HEADER = ["number", "outcome", "reason", "message_id", "delivery", "conversation"]
 
 
 def _cell(value: str) -> str:
@@ -365,16 +403,48 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_results_csv(rows: Iterable[tuple[str, str, str, str, str]], out: IO[str]) -> int:
-    """Every entry and what happened to it, written as it is read (never built whole in memory)."""
+def write_results_csv(
+    rows: Iterable[tuple[str, str, str, str, str]], out: IO[str], conversations: dict[str, list[Exchange]] | None = None
+) -> int:
+    """Every entry and what happened to it, with its replies and the answers to them, written as it is read
+    (never built whole in memory; the conversations of one send are few)."""
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     written = 0
+    conversations = conversations or {}
     for number, outcome, reason, message_id, delivery in rows:
         shown = display_number(number).replace(" ", "") if outcome != o.INVALID else number
-        writer.writerow([_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id, delivery])
+        talk = " | ".join(_exchange_line(e) for e in conversations.get(number, []))
+        writer.writerow([_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id, delivery, _cell(talk)])
         written += 1
     return written
+
+
+def results_csv(store, send_id: int, out: IO[str]) -> int:
+    return write_results_csv(store.iter_recipients(send_id), out, store.conversations_of(send_id))
+
+
+def _exchange_line(exchange: Exchange) -> str:
+    at = exchange.at[:16].replace("T", " ")
+    if exchange.direction == INBOUND:
+        return f"{at} UTC they wrote: {exchange.text}"
+    state = "sent" if exchange.outcome else "not sent"
+    return f"{at} UTC answered by {exchange.by} ({state}): {exchange.text}"
+
+
+def conversation_lines(conversations: dict[str, list[Exchange]], limit: int = 10) -> list[str]:
+    """The latest replies and answers of a send, for people (escaped: a recipient's text is theirs)."""
+    latest = sorted((e for talk in conversations.values() for e in talk), key=lambda e: e.at)[-limit:]
+    lines = []
+    for exchange in latest:
+        number = display_number(exchange.number)
+        text = escape(cut(exchange.text.replace("\r\n", " ").replace("\n", " "), 200, "…"))
+        if exchange.direction == INBOUND:
+            lines.append(f"• {number} wrote: “{text}”")
+        else:
+            state = "" if exchange.outcome else " (not sent)"
+            lines.append(f"• ↪ <@{exchange.by}> answered {number}{state}: “{text}”")
+    return lines
 
 
 def write_suppression_csv(rows: Iterable[tuple], out: IO[str]) -> None:

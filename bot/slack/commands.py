@@ -15,8 +15,26 @@ from bot.sending.reports import FileFor, ReportKind, asked_key
 from bot.sending.schedule import how_far
 from bot.sending.states import SEND_CANCELLED, SEND_SCHEDULED
 from bot.sending.summary import summarise
-from bot.slack.blocks import HELP, cancel_actions, history_line, scheduled_time, status_line, thread_summary
-from bot.slack.kit import NOT_ON_THE_LIST, context, count, cut, display_number, escape, refusal, section
+from bot.slack.blocks import (
+    HELP,
+    cancel_actions,
+    conversation_lines,
+    history_line,
+    scheduled_time,
+    status_line,
+    thread_summary,
+)
+from bot.slack.kit import (
+    MAX_SECTION_TEXT,
+    NOT_ON_THE_LIST,
+    context,
+    count,
+    cut,
+    display_number,
+    escape,
+    refusal,
+    section,
+)
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -160,6 +178,9 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
         return history_line(send), [head] + ([cancel_actions(send)] if send.state == SEND_SCHEDULED else [])
     rendered = thread_summary(summary)
     text, blocks = rendered.text, rendered.blocks
+    talk = conversation_lines(services.store.conversations_of(send.id))
+    if talk:
+        blocks = blocks + [section(cut("*Replies and answers* (the latest):\n" + "\n".join(talk), MAX_SECTION_TEXT))]
     head = section(
         history_line(send)
         + (

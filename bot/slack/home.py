@@ -1,5 +1,5 @@
-"""The App Home: a button that opens the form, the account's balance, your recent sends; for admins,
-who may send and how many numbers are suppressed."""
+"""The App Home: a button that opens the form, the account's balance, your recent sends and the replies to
+them still waiting for an answer; for admins, who may send and how many numbers are suppressed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from slack_sdk.errors import SlackApiError
 
 from bot.sending.review import read_balance
 from bot.slack.blocks import history_line
-from bot.slack.kit import MAX_SECTION_TEXT, NOT_ON_THE_LIST, context, cut, plain, refusal, section
+from bot.slack.kit import (
+    MAX_SECTION_TEXT,
+    NOT_ON_THE_LIST,
+    context,
+    cut,
+    display_number,
+    escape,
+    plain,
+    refusal,
+    section,
+)
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,10 @@ def open_form_clicked(ack, body, client, context) -> None:
     client.views_open(trigger_id=body["trigger_id"], view=send_form(user))
 
 
+def _where(channel: str) -> str:
+    return f"<#{channel}>" if channel.startswith(("C", "G")) else "your messages with the app"
+
+
 def home_view(services, user: str) -> dict:
     store, permissions = services.store, services.permissions
     blocks: list[dict] = [{"type": "header", "text": plain("MMS")}]
@@ -73,6 +87,21 @@ def home_view(services, user: str) -> dict:
     lines = [history_line(send) for send in sends[:RECENT]]
     more = "\n…and earlier ones: `/mms history`" if len(sends) > RECENT else ""
     blocks.append(section(cut("*Your recent sends*\n" + ("\n".join(lines) or "None yet.") + more, MAX_SECTION_TEXT)))
+    waiting = store.open_replies(user, RECENT)
+    if waiting:
+        open_lines = [
+            f"• {display_number(r['number'])} in {_where(r['channel_id'])}: "
+            f"“{escape(cut(r['body'].replace(chr(10), ' '), 120, '…'))}” — send `{r['send_id']}`"
+            for r in waiting
+        ]
+        blocks.append(
+            section(
+                cut(
+                    "*Replies waiting for an answer* (press Reply under them in the thread)\n" + "\n".join(open_lines),
+                    MAX_SECTION_TEXT,
+                )
+            )
+        )
     if permissions.is_admin(user):
         allowed = permissions.allowed_users(user)
         admins = ", ".join(f"<@{u}>" for u in sorted(permissions.admins))

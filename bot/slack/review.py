@@ -8,7 +8,6 @@ Submitting the review turns the stored draft into a send, once.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import re
@@ -28,10 +27,11 @@ from bot.sending.schedule import GRACE, UTC_ZONE, zone
 from bot.sending.states import DRAFT_READY, DRAFT_SENT
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
+from bot.slack.payload import file_ref, metadata, picked_time, state_values, text_value
 from bot.slack.views import (
     CALLBACK_REVIEW,
     CALLBACK_SEND,
-    VALUE,
+    SEND_AT,
     checking_view,
     notice_view,
     problems_view,
@@ -299,8 +299,7 @@ class ReviewChecker:
             if ref is None:
                 continue
             try:
-                url = ref.url or self._file_url(ref)
-                uploads[field] = Upload(ref.name, self._fetcher.fetch(url, max_bytes=cap, budget=budget))
+                uploads[field] = Upload(ref.name, self.fetch(ref, budget, cap))
             except FileDownloadError as exc:
                 problems[field] = str(exc)
             except OutOfTime as exc:
@@ -309,6 +308,10 @@ class ReviewChecker:
                     "take, so it was stopped. Try again; if it happens again, attach a smaller file."
                 )
         return uploads, problems
+
+    def fetch(self, ref: FileRef, budget: Budget, max_bytes: int | None = None) -> bytes:
+        """A file attached in a form, from Slack (asking files.info where it came without its link)."""
+        return self._fetcher.fetch(ref.url or self._file_url(ref), max_bytes=max_bytes, budget=budget)
 
     def _file_url(self, ref: FileRef) -> str:
         """A file can arrive without its URLs ("file_access": "check_file_info"): ask files.info."""
@@ -366,71 +369,30 @@ def expire_drafts(store) -> int:
 
 
 def form_input(view: dict, user: str) -> FormInput:
-    values = _object((view.get("state") or {}).get("values") if isinstance(view.get("state"), dict) else None)
+    values = state_values(view)
     return FormInput(
         user_id=user,
         channel_id=_channel_of(view, user),
-        message=_text(values, "message"),
-        sender=_text(values, "sender"),
-        gif_url=_text(values, "gif"),
-        contacts_text=_text(values, "contacts"),
-        contacts_file=_file(values, "contacts_file"),
-        media=_file(values, "media"),
-        send_at=_time(values, "send_at"),
+        message=text_value(values, "message"),
+        sender=text_value(values, "sender"),
+        gif_url=text_value(values, "gif"),
+        contacts_text=text_value(values, "contacts"),
+        contacts_file=file_ref(values, "contacts_file"),
+        media=file_ref(values, "media"),
+        send_at=picked_time(values, SEND_AT),
     )
-
-
-def _object(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _element(values: dict, block_id: str) -> dict:
-    return _object(_object(values.get(block_id)).get(VALUE))
-
-
-def _text(values: dict, block_id: str) -> str | None:
-    value = _element(values, block_id).get("value")
-    return value if isinstance(value, str) else None
-
-
-def _time(values: dict, block_id: str) -> float | None:
-    """A datetime picker's ``selected_date_time`` (its action id is its block id): epoch seconds, or None."""
-    value = _object(_object(values.get(block_id)).get(block_id)).get("selected_date_time")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 2**40:
-        return None
-    return float(value)
-
-
-def _file(values: dict, block_id: str) -> FileRef | None:
-    files = _element(values, block_id).get("files")
-    if not isinstance(files, list) or not files or not isinstance(files[0], dict):
-        return None
-    info = files[0]
-    url = info.get("url_private_download") or info.get("url_private")
-    return FileRef(
-        id=str(info.get("id") or ""), name=str(info.get("name") or "upload"), url=url if isinstance(url, str) else None
-    )
-
-
-def _metadata(view: dict) -> dict:
-    """The view's private_metadata as the bot wrote it (a JSON object), or {} for anything else."""
-    raw = view.get("private_metadata")
-    try:
-        return _object(json.loads(raw)) if isinstance(raw, str) and raw else {}
-    except (ValueError, RecursionError):
-        return {}
 
 
 _CHANNEL = re.compile(r"^[CDG][A-Z0-9]+$")
 
 
 def _channel_of(view: dict, user: str) -> str:
-    channel = _metadata(view).get("channel_id")
+    channel = metadata(view).get("channel_id")
     return (
         channel if isinstance(channel, str) and _CHANNEL.match(channel) else user
     )  # none recorded: report to the person
 
 
 def _draft_id(view: dict) -> str | None:
-    draft_id = _metadata(view).get("draft_id")
+    draft_id = metadata(view).get("draft_id")
     return draft_id if isinstance(draft_id, str) and draft_id else None

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from zoneinfo import ZoneInfo
 
+from bot.sending.records import INBOUND, Exchange
 from bot.sending.review import ACCOUNT, Review
 from bot.sending.schedule import UTC_ZONE, describe, how_far
 from bot.slack.kit import (
     MAX_PLAIN_TITLE,
+    MAX_SECTION_TEXT,
     MAX_VIEW_BLOCKS,
     context,
     count,
+    cut,
     display_number,
     escape,
     plain,
@@ -26,6 +29,7 @@ from bot.slack.kit import (
 CALLBACK_SEND = "mms_send"
 CALLBACK_REVIEW = "mms_review"
 CALLBACK_PROBLEMS = "mms_problems"
+CALLBACK_REPLY_FORM = "mms_reply_form"
 VALUE = "value"  # action_id of every input element but the time: the block_id says which field it is
 SEND_AT = "send_at"  # the time's block and action id (the contract names both)
 EXAMPLES = 5  # refused entries shown on the review; all of them go to the thread and CSV after sending
@@ -253,3 +257,54 @@ def _credits(review: Review) -> str:
 def notice_view(title: str, text: str) -> dict:
     """Replaces a review that can no longer be sent (expired, or already sent)."""
     return {"type": "modal", "title": plain(title[:24]), "close": plain("Close"), "blocks": [section(text)]}
+
+
+def reply_form(reply: dict, answered, conversation: list[Exchange]) -> dict:
+    """Answering one recipient: their number (masked), the send they replied to and the last messages since,
+    the text and an optional image."""
+    number = mask(reply["number"])
+    sender = answered.sender
+    lines = [
+        f"*The send* ({answered.created_at[:16].replace('T', ' ')} UTC):\n{quote(cut(answered.message, 300, '…'))}"
+    ]
+    for exchange in conversation:
+        who = "They wrote" if exchange.direction == INBOUND else f"<@{exchange.by}> answered"
+        lines.append(f"*{who}* ({exchange.at[:16].replace('T', ' ')} UTC):\n{quote(cut(exchange.text, 300, '…'))}")
+    if sender and not sender.isdigit():
+        how = (
+            f":warning: The send went from “{escape(sender)}”, a name: this answer goes from it too, and names cannot "
+            "receive replies, so they cannot answer it."
+        )
+    elif sender:
+        how = f"From {escape(sender)}, as the send they replied to, so the conversation stays on one number."
+    else:
+        how = "From Cellcast's shared numbers, as the send they replied to (they may see another number)."
+    blocks = [
+        section(f"*To {number}*", block_id="to"),
+        section(cut("\n".join(lines), MAX_SECTION_TEXT), block_id="conversation"),
+        context(how),
+        _input(
+            "text", "Your answer", {"type": "plain_text_input", "multiline": True, "max_length": 1000}, optional=False
+        ),
+        _input(
+            "media",
+            "Image",
+            {"type": "file_input", "filetypes": ["jpg", "jpeg", "png"], "max_files": 1},
+            hint="Optional. With an image the answer goes as an MMS.",
+        ),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_REPLY_FORM,
+        "title": plain("Reply"),
+        "submit": plain("Send"),
+        "close": plain("Cancel"),
+        "private_metadata": json.dumps({"reply_id": reply["id"]}),
+        "blocks": blocks,
+    }
+
+
+def mask(national: str) -> str:
+    """``0412 ••• 678``: enough to tell numbers apart, not enough to copy one."""
+    shown = display_number(national)
+    return f"{shown[:4]} ••• {shown[-3:]}" if len(national) == 9 else shown

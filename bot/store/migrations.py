@@ -125,6 +125,14 @@ def scheduled_sends(tx: Tx) -> None:
     _index(tx, "idx_sends_state_send_at", "sends", "state, send_at")
 
 
+def answers(tx: Tx) -> None:
+    """A send may answer one recipient's reply (``answer_to``, the reply's id), as an SMS or an MMS (``medium``)."""
+    tx.execute(f"ALTER TABLE sends ADD COLUMN medium {tx.dialect.types['text']}")
+    tx.execute(f"ALTER TABLE sends ADD COLUMN answer_to {tx.dialect.types['int']}")
+    _index(tx, "idx_sends_answer_to", "sends", "answer_to")
+    _index(tx, "idx_replies_send_id", "replies", "send_id, id")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
@@ -133,6 +141,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (5, "one rate limit shared by every process", shared_rate_limit),
     (6, "replies paired across poll and webhook; drafts resumable", replies_paired_and_drafts_resumable),
     (7, "scheduled sends", scheduled_sends),
+    (8, "answers to a recipient's reply", answers),
 ]
 
 

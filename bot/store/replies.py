@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.sending.optouts import OPTOUT
 from bot.sending.outcomes import QUEUED
+from bot.sending.records import INBOUND, OUTBOUND, Exchange
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
 
@@ -14,6 +16,31 @@ def _epoch(text: str) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except (ValueError, AttributeError):
         return None
+
+
+def _exchanges(tx: Tx, send_id: int, number: str | None, limit: int | None) -> list[Exchange]:
+    """Replies to a send (from one number, or all) and the answers to them, the last ``limit``, oldest first."""
+    one = "AND r.number = :number" if number is not None else ""
+    rows = tx.all(
+        f"""SELECT number, at, direction, body, by_user, outcome FROM (
+                SELECT r.number AS number, r.created_at AS at, :inbound AS direction, r.body AS body,
+                       NULL AS by_user, NULL AS outcome, r.id AS id
+                FROM replies r WHERE r.send_id = :send_id {one}
+                UNION ALL
+                SELECT r.number, a.created_at, :outbound, a.message, a.user_id,
+                       CASE WHEN a.n_queued > 0 THEN :queued ELSE NULL END, a.id
+                FROM sends a JOIN replies r ON r.id = a.answer_to WHERE r.send_id = :send_id {one}) exchanges
+            ORDER BY at DESC, id DESC {"LIMIT :limit" if limit is not None else ""}""",
+        {
+            "send_id": send_id,
+            "number": number,
+            "limit": limit,
+            "inbound": INBOUND,
+            "outbound": OUTBOUND,
+            "queued": QUEUED,
+        },
+    )
+    return [Exchange(*row) for row in reversed(rows)]
 
 
 class Replies(Aggregate):
@@ -83,6 +110,37 @@ class Replies(Aggregate):
     def get_reply(self, reply_id: int, *, tx: Tx | None = None) -> dict:
         with self._read(tx) as tx:
             return tx.dicts("SELECT * FROM replies WHERE id = :id", {"id": reply_id})[0]
+
+    def find_reply(self, reply_id: int, *, tx: Tx | None = None) -> dict | None:
+        with self._read(tx) as tx:
+            rows = tx.dicts("SELECT * FROM replies WHERE id = :id", {"id": reply_id})
+        return rows[0] if rows else None
+
+    def conversation(self, send_id: int, number: str, limit: int = 6, *, tx: Tx | None = None) -> list[Exchange]:
+        """One recipient's replies to a send and the answers to them: the last ``limit``, oldest first."""
+        with self._read(tx) as tx:
+            return _exchanges(tx, send_id, number, limit)
+
+    def conversations_of(self, send_id: int, *, tx: Tx | None = None) -> dict[str, list[Exchange]]:
+        """Every recipient's replies to a send and the answers to them, by number, oldest first."""
+        with self._read(tx) as tx:
+            rows = _exchanges(tx, send_id, None, None)
+        by_number: dict[str, list[Exchange]] = {}
+        for exchange in rows:
+            by_number.setdefault(exchange.number, []).append(exchange)
+        return by_number
+
+    def open_replies(self, user_id: str, limit: int = 10, *, tx: Tx | None = None) -> list[dict]:
+        """Replies to a person's sends that nobody has answered yet (opt-outs need no answer), newest first."""
+        with self._read(tx) as tx:
+            return tx.dicts(
+                """SELECT r.id, r.number, r.body, r.created_at, r.send_id, s.channel_id FROM replies r
+                   JOIN sends s ON s.id = r.send_id
+                   WHERE s.user_id = :user AND (r.kind IS NULL OR r.kind <> :optout)
+                     AND NOT EXISTS (SELECT 1 FROM sends a WHERE a.answer_to = r.id)
+                   ORDER BY r.id DESC LIMIT :limit""",
+                {"user": user_id, "optout": OPTOUT, "limit": limit},
+            )
 
     def latest_send_to(self, number: str, *, tx: Tx | None = None) -> int | None:
         """The latest send that queued an MMS for this number: where its replies belong."""

@@ -91,7 +91,7 @@ class Sends(Aggregate):
             )
             insert_outcomes(tx, send_id, None, settled)
             outbox.due(tx, send_key(ReportKind.POST, send_id), send_id, ReportKind.POST)
-            if media:
+            if media and not send.get("answer_to"):  # an answer's message in the thread says it had an image
                 outbox.due(tx, send_key(ReportKind.IMAGE, send_id), send_id, ReportKind.IMAGE)
             if not batches:
                 outbox.due(tx, send_key(ReportKind.SUMMARY, send_id), send_id, ReportKind.SUMMARY)

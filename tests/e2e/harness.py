@@ -307,6 +307,38 @@ class BotProcess:
         }
         return self.post(urlencode({"payload": json.dumps(payload)}).encode())
 
+    def open_home(self, user: str = ADMIN) -> dict:
+        """Open the App Home, as Slack tells the bot (an app_home_opened event); the Home it publishes."""
+        event = {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D1",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": "T1",
+                    "user_id": "UBOT",
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+        before = len(self.slack.accepted("views.publish"))
+        body = json.dumps(event).encode()
+        assert self.post(body, headers={**sign(body), "Content-Type": "application/json"}).status_code == 200
+        return wait_for(lambda: self.slack.accepted("views.publish")[before:])[-1].params["view"]
+
     def click_resend(self, send_id: int, user: str = ADMIN) -> httpx.Response:
         payload = {
             "type": "block_actions",

@@ -1,13 +1,12 @@
 """What happened since: delivery reports, unknown outcomes confirmed, /mms history and status, the App Home."""
 
-import json
 import time
 
 import httpx
 
 from bot.sending import outcomes as o
 from bot.store import Store
-from tests.e2e.harness import ADMIN, form, sign
+from tests.e2e.harness import ADMIN, form
 from tests.e2e.test_send import numbers, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import MAX_VIEW_BLOCKS, flatten
@@ -168,30 +167,7 @@ def test_the_app_home_is_published_within_slacks_limits_with_50_past_sends(bot, 
             [o.NumberOutcome(f"40000{i:04d}", o.INVALID, "test")],
         )
     store.suppress("400000009", "suppressed by an admin")
-    event = {
-        "token": "legacy",
-        "team_id": "T1",
-        "api_app_id": "A1",
-        "type": "event_callback",
-        "event_id": "Ev1",
-        "event_time": int(time.time()),
-        "event": {
-            "type": "app_home_opened",
-            "user": ADMIN,
-            "channel": "D1",
-            "tab": "home",
-            "event_ts": f"{time.time():.6f}",
-        },
-        "authorizations": [
-            {"enterprise_id": None, "team_id": "T1", "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}
-        ],
-        "is_ext_shared_channel": False,
-    }
-    body = json.dumps(event).encode()
-    headers = {**sign(body), "Content-Type": "application/json"}
-    assert bot.post(body, headers=headers).status_code == 200
-    publish = wait_for(lambda: slack.accepted("views.publish"))[-1]
-    view = publish.params["view"]
+    view = bot.open_home()
     assert view["type"] == "home" and len(view["blocks"]) <= MAX_VIEW_BLOCKS
     text = flatten(view)
     assert (

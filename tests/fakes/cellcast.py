@@ -1,4 +1,5 @@
-"""A loopback server that answers like Cellcast's gatewaymms endpoint, and misbehaves on demand.
+"""A loopback server that answers like Cellcast's gatewaymms endpoint (and its SMS endpoint, gateway), and
+misbehaves on demand.
 
 Bodies are copied from the shapes in ../shared/reference/cellcast-send-mms-api.txt.
 """
@@ -50,7 +51,10 @@ BALANCE_422 = {
 }
 TOKEN_401 = {"code": 401, "message": "Token expired", "stack": "APIError: Token expired ...."}
 STATUS_FALSE_200 = {**ENVELOPE, "status": False, "message": "Something went wrong", "data": {}, "error": {}}
-REFUSALS = {"429", "401", "422", "sender", "contacts400", "status_false"}  # answers after which nothing was queued
+REFUSALS = {"429", "401", "422", "sender", "contacts400", "status_false", "invalid"}  # nothing queued after these
+MMS_PATH, SMS_PATH = "/api/v1/gatewaymms", "/api/v1/gateway"
+SMS_FIELDS = {"message", "contacts", "sender", "countryCode", "scheduleAt", "delay", "longUrl"}  # documented for SMS
+_SENDER = re.compile(r"^(?:\d{1,16}|(?=.*[A-Za-z])[A-Za-z0-9 \-]{1,11})$")
 
 
 @dataclass
@@ -61,10 +65,19 @@ class ReceivedCall:
     content_type: str
     at: float
     behaviour: str = "ok"  # what the fake answered it with
+    path: str = MMS_PATH  # MMS_PATH or SMS_PATH
 
     @property
     def contacts(self) -> list[str]:
-        return json.loads(self.fields["contacts"])
+        try:
+            contacts = json.loads(self.fields.get("contacts") or "[]")
+        except ValueError:
+            return []
+        return contacts if isinstance(contacts, list) else []
+
+    @property
+    def sms(self) -> bool:
+        return self.path == SMS_PATH
 
 
 @dataclass
@@ -157,10 +170,19 @@ class FakeCellcast:
     def _handle(self, handler: QuietHandler) -> None:
         arrived = time.monotonic()  # the call's start at the gateway: its request line and headers are in
         body = handler.read_body()
-        if handler.path != "/api/v1/gatewaymms":
+        if handler.path not in (MMS_PATH, SMS_PATH):
             handler.send(404, b'{"message":"not found"}')
             return
-        call = _parse(handler, body, arrived)
+        if handler.path == SMS_PATH:
+            call, refusal = _parse_sms(handler, body, arrived)
+            if refusal is not None:  # the endpoint's own validation: nothing queued, and nothing scripted used
+                call.behaviour = "invalid"
+                with self.server.lock:
+                    self.calls.append(call)
+                handler.send(400, json.dumps(refusal).encode())
+                return
+        else:
+            call = _parse(handler, body, arrived)
         with self.server.lock:
             refused = self._over_limit(handler.path, arrived)
             if not refused:
@@ -430,3 +452,32 @@ def _parse(handler: QuietHandler, body: bytes, arrived: float) -> ReceivedCall:
             else:
                 fields[name] = payload.decode()
     return ReceivedCall(fields, media, handler.headers.get("Authorization", ""), content_type, arrived)
+
+
+def _parse_sms(handler: QuietHandler, body: bytes, arrived: float) -> tuple[ReceivedCall, dict | None]:
+    """The SMS endpoint's JSON body, validated as Cellcast documents it: (the call, the 400 body or None)."""
+    content_type = handler.headers.get("Content-Type", "")
+    call = ReceivedCall({}, None, handler.headers.get("Authorization", ""), content_type, arrived, path=SMS_PATH)
+    try:
+        payload = json.loads(body) if content_type.startswith("application/json") else None
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return call, {"code": 400, "message": "The request body must be JSON", "stack": "APIError: Bad Request"}
+    call.fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in payload.items()}
+    unknown = sorted(set(payload) - SMS_FIELDS)
+    if unknown:  # media, gif: MMS fields
+        return call, {"code": 400, "message": f'"{unknown[0]}" is not allowed', "stack": "ValidationError"}
+    contacts = payload.get("contacts")
+    if not isinstance(payload.get("message"), str) or not payload["message"]:
+        return call, {"code": 400, "message": '"message" is required', "stack": "ValidationError"}
+    if (
+        not isinstance(contacts, list)
+        or not 1 <= len(contacts) <= 1000
+        or not all(isinstance(c, str) and _national(c) for c in contacts)
+    ):
+        return call, CONTACTS_400
+    sender = payload.get("sender")
+    if sender not in (None, "") and not (isinstance(sender, str) and _SENDER.match(sender)):
+        return call, SENDER_NOT_REGISTERED
+    return call, None

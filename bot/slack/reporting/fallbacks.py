@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 
 from bot.sending.records import SendRecord
-from bot.sending.summary import progress
-from bot.slack.blocks import channel_message
+from bot.sending.summary import progress, summarise
+from bot.slack.blocks import answer_message, channel_message
 from bot.slack.kit import MAX_SECTION_TEXT, cut
 from bot.slack.reporting.calls import Refused, SlackCalls
 
@@ -33,13 +33,15 @@ class SendMessages:
         self._store = store
 
     def ensure_posted(self, send: SendRecord) -> SendRecord:
-        """The channel message exists (posting it now if not): everything else goes in its thread."""
+        """The channel message exists (posting it now if not): everything else goes in its thread. An
+        answer to a reply has no channel message of its own: its message goes in the reply's thread."""
         if send.report_ts:
             return send
-        text, blocks = channel_message(progress(self._store, send.id))
+        text, blocks = self._rendered(send)
+        channel, thread = self._thread_of(send)
         try:
-            ts = self._post(send, send.channel_id, text, blocks)
-            self._store.set_report(send.id, send.channel_id, ts)
+            ts = self._post(send, channel, text, blocks, thread)
+            self._store.set_report(send.id, channel, ts)
         except Refused as refused:
             if refused.error not in DM_ERRORS:
                 raise
@@ -48,7 +50,7 @@ class SendMessages:
 
     def update(self, send: SendRecord) -> SendRecord:
         """The channel message shows the send as it is now."""
-        text, blocks = channel_message(progress(self._store, send.id), send.report_note)
+        text, blocks = self._rendered(send, send.report_note)
         try:
             self._call(
                 send, self._client.chat_update, channel=send.report_channel, ts=send.report_ts, text=text, blocks=blocks
@@ -88,7 +90,7 @@ class SendMessages:
         note = why_dm(error, send.channel_id, moved)
         log.warning("cannot use %s for send %d (%s); reporting by direct message", send.channel_id, send.id, error)
         dm = self._calls.dm(send.user_id)
-        text, blocks = channel_message(progress(self._store, send.id), note)
+        text, blocks = self._rendered(send, note)
         ts = self._post(send, dm, text, blocks)
         self._store.set_report(send.id, dm, ts, note)
         return self._store.get_send(send.id)
@@ -97,7 +99,7 @@ class SendMessages:
         """The message or channel went away mid-send: post anew (in the channel, or the DM)."""
         if refused.error in GONE_ERRORS:
             log.warning("the message of send %d is gone (%s); posting a new one", send.id, refused.error)
-            text, blocks = channel_message(progress(self._store, send.id), MOVED)
+            text, blocks = self._rendered(send, MOVED)
             try:
                 ts = self._post(send, send.report_channel, text, blocks)
                 self._store.set_report(send.id, send.report_channel, ts, MOVED)
@@ -108,8 +110,26 @@ class SendMessages:
             return self._to_dm(send, refused.error, moved=True)
         raise refused
 
-    def _post(self, send: SendRecord, channel: str, text: str, blocks: list[dict]) -> str:
-        return self._call(send, self._client.chat_postMessage, channel=channel, text=text, blocks=blocks)["ts"]
+    def _rendered(self, send: SendRecord, note: str = "") -> tuple[str, list[dict]]:
+        if send.answer_to is None:
+            return channel_message(progress(self._store, send.id), note)
+        number = self._store.get_reply(send.answer_to)["number"]
+        return answer_message(summarise(self._store, send.id), number)  # its one number's reason, if it failed
+
+    def _thread_of(self, send: SendRecord) -> tuple[str, str | None]:
+        """Where a send's message goes: its channel; for an answer, the thread of the send it answers."""
+        if send.answer_to is None:
+            return send.channel_id, None
+        answered = self._store.get_send(self._store.get_reply(send.answer_to)["send_id"])
+        if answered.report_channel and answered.report_ts:
+            return answered.report_channel, answered.report_ts
+        return send.channel_id, None
+
+    def _post(self, send: SendRecord, channel: str, text: str, blocks: list[dict], thread: str | None = None) -> str:
+        kwargs = {"thread_ts": thread} if thread else {}
+        return self._call(send, self._client.chat_postMessage, channel=channel, text=text, blocks=blocks, **kwargs)[
+            "ts"
+        ]
 
     def _call(self, send: SendRecord, method, **kwargs) -> dict:
         """Slack may refuse an image it cannot fetch: the same message without image blocks, from now on.

@@ -10,7 +10,7 @@ from bot.sending.records import SendRecord
 from bot.sending.reports import FileFor, Notice, ReplyReport, Report, ReportKind
 from bot.sending.states import SEND_OPEN
 from bot.sending.summary import summarise
-from bot.slack.blocks import notice, reply_message, thread_summary, write_results_csv, write_suppression_csv
+from bot.slack.blocks import notice, reply_message, results_csv, thread_summary, write_suppression_csv
 from bot.slack.reporting.calls import Refused, SlackCalls
 from bot.slack.reporting.fallbacks import SendMessages
 from bot.slack.reporting.uploads import Uploads, csv_file
@@ -74,12 +74,15 @@ class Handlers:
 
     def _summary(self, send: SendRecord, report: Report) -> None:
         send = self._messages.update(send)
+        if send.answer_to is not None:  # an answer's one message says its outcome: no summary, no CSV
+            self._store.summary_delivered(send.id, False)
+            return
         rendered = thread_summary(summarise(self._store, send.id))
         self._messages.in_thread(send, rendered.text, rendered.blocks)
         self._store.summary_delivered(send.id, rendered.left_out)
 
     def _results_csv(self, send: SendRecord, report: Report) -> None:
-        with csv_file(lambda out: write_results_csv(self._store.iter_recipients(send.id), out)) as path:
+        with csv_file(lambda out: results_csv(self._store, send.id, out)) as path:
             self._into_thread(send, self._uploads.upload(path, f"mms-send-{send.id}-results.csv"), CSV_TITLE)
 
     def _send_notice(self, send: SendRecord, report: Report) -> None:
@@ -126,7 +129,7 @@ class Handlers:
         payload = report.payload
         assert isinstance(payload, FileFor) and payload.send_id is not None
         send_id = payload.send_id
-        with csv_file(lambda out: write_results_csv(self._store.iter_recipients(send_id), out)) as path:
+        with csv_file(lambda out: results_csv(self._store, send_id, out)) as path:
             file_id = self._uploads.upload(path, f"mms-send-{send_id}-results.csv")
             self._uploads.share(file_id, f"Send {send_id}: every number", self._calls.dm(payload.user_id))
 
