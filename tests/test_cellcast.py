@@ -179,3 +179,32 @@ def test_the_stand_in_refuses_a_sixteenth_call_in_a_second_as_cellcast_does(cell
     if within_a_second:
         assert len(cellcast.over_limit) == 1 and waits == [1.0]
     assert cellcast.all_contacts().count("+61400000099") == 1  # the refused attempt was not processed
+
+
+def test_an_sms_is_the_documented_json_to_the_sms_endpoint_and_read_as_a_send(cellcast):
+    result = client_for(cellcast).send_sms(message="Yes, 9\r\nis fine", contacts=["+61400000002"], sender="0400000009")
+    (call,) = cellcast.calls
+    assert call.sms and call.content_type.startswith("application/json")
+    assert call.authorization == "Bearer key-SECRET-123"
+    assert call.fields == {
+        "message": "Yes, 9\r\nis fine",
+        "contacts": '["+61400000002"]',
+        "countryCode": "61",
+        "sender": "0400000009",
+    }
+    assert [q.number for q in result.queued] == ["400000002"] and result.queued[0].message_id
+
+
+@pytest.mark.parametrize(
+    "behaviour, error", [("401", g.TokenExpired), ("422", g.BalanceTooLow), ("500", g.ServerError)]
+)
+def test_an_sms_refused_is_typed_as_an_mms_refusal_is(cellcast, behaviour, error):
+    cellcast.then(behaviour)
+    with pytest.raises(error):
+        client_for(cellcast).send_sms(message="hi", contacts=["+61400000002"])
+    assert len(cellcast.calls) == 1
+
+
+def test_a_sender_the_sms_endpoint_refuses_is_a_sender_refusal(cellcast):
+    with pytest.raises(g.SenderNotRegistered):
+        client_for(cellcast).send_sms(message="hi", contacts=["+61400000002"], sender="A NAME TOO LONG")
