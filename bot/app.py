@@ -242,6 +242,7 @@ def build(settings: Settings) -> Bot:
             "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
             "quiet": settings.quiet,
             "clock": time.time,
+            "calls_per_second": settings.cellcast_calls_per_second,
         },
         timezone=settings.zone,
         owner=instance_id,

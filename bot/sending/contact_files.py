@@ -67,6 +67,7 @@ class FileSource:
     rows: int  # data rows read (a header excluded)
     column: int | None = None  # 0-based; None for free text
     header: str | None = None
+    headers: tuple[str, ...] = ()  # the whole header row, when the file has one (placeholders name them)
 
     def describe(self) -> str:
         rows = f"{self.rows:,} row{'' if self.rows == 1 else 's'}"
@@ -92,8 +93,9 @@ def column_letter(index: int) -> str:
 
 
 def parse_contacts_file(
-    filename: str, data: bytes, limits: FileLimits, budget: Budget = UNLIMITED
+    filename: str, data: bytes, limits: FileLimits, budget: Budget = UNLIMITED, keep_rows: bool = False
 ) -> tuple[ContactList, FileSource]:
+    """The numbers of a file; with ``keep_rows``, each number's row too (for placeholders)."""
     if len(data) > limits.max_bytes:
         raise ContactsFileError(
             f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB. Split it into "
@@ -103,7 +105,7 @@ def parse_contacts_file(
         raise ContactsFileError("The file is empty.")
     _refuse_other_formats(data)
     if data.startswith(b"PK\x03\x04"):
-        return _parse_rows(filename, "Excel workbook", _xlsx_rows(data), limits, budget)
+        return _parse_rows(filename, "Excel workbook", _xlsx_rows(data), limits, budget, keep_rows)
     text = decode_text(data)
     kind = "TXT" if filename.lower().endswith(".txt") else "CSV"
     first_lines = text[:65536].splitlines()[:50]
@@ -113,9 +115,9 @@ def parse_contacts_file(
     )
     if delimiter is None or (kind == "TXT" and not headed):
         # One entry per line; a line may still hold several numbers separated by spaces.
-        return _parse_rows(filename, kind, ([line.rstrip("\r\n")] for line in _lines(text)), limits, budget)
+        return _parse_rows(filename, kind, ([line.rstrip("\r\n")] for line in _lines(text)), limits, budget, keep_rows)
     try:
-        return _parse_rows(filename, kind, csv.reader(_lines(text), delimiter=delimiter), limits, budget)
+        return _parse_rows(filename, kind, csv.reader(_lines(text), delimiter=delimiter), limits, budget, keep_rows)
     except csv.Error as exc:  # a cell over the reader's 131,072 characters, a NUL in the text, …
         raise ContactsFileError(
             f"The file could not be read as {kind} ({exc}): it does not look like a list of numbers."
@@ -248,7 +250,12 @@ def _cell_text(value: object) -> str:
 
 
 def _parse_rows(
-    filename: str, kind: str, rows: Iterable[list[str]], limits: FileLimits, budget: Budget = UNLIMITED
+    filename: str,
+    kind: str,
+    rows: Iterable[list[str]],
+    limits: FileLimits,
+    budget: Budget = UNLIMITED,
+    keep_rows: bool = False,
 ) -> tuple[ContactList, FileSource]:
     numbered = enumerate(rows, start=1)  # row numbers as the spreadsheet shows them
     head: list[tuple[int, list[str]]] = []
@@ -285,9 +292,11 @@ def _parse_rows(
             for piece in ENTRY_SEPARATORS.split(cell):
                 collector.chunk(piece, f"row {number}")
         else:
-            collector.cell(cell, number)
+            national = collector.cell(cell, number)
+            if keep_rows and national is not None:
+                collector.result.rows[national] = (number, row)
     name = header[column].strip() if header and column < len(header) else None
-    return collector.result, FileSource(filename, kind, count, column, name or None)
+    return collector.result, FileSource(filename, kind, count, column, name or None, tuple(header or ()))
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:

@@ -47,10 +47,16 @@ class ContactList:
     numbers: list[str] = field(default_factory=list)  # national form, unique, first-seen order
     rejected: list[Rejected] = field(default_factory=list)
     duplicates: int = 0
+    rows: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # number → (row, cells), when kept
 
     def merge(self, other: ContactList) -> ContactList:
         """Combine two inputs (text box and file) de-duplicating across them."""
-        merged = ContactList(list(self.numbers), self.rejected + other.rejected, self.duplicates + other.duplicates)
+        merged = ContactList(
+            list(self.numbers),
+            self.rejected + other.rejected,
+            self.duplicates + other.duplicates,
+            {**other.rows, **self.rows},
+        )
         seen = set(merged.numbers)
         for number in other.numbers:
             if number in seen:
@@ -160,11 +166,13 @@ class Collector:
         self.result = ContactList()
         self._seen = SeenNumbers()
 
-    def accept(self, national: str) -> None:
+    def accept(self, national: str) -> bool:
+        """True when the number is new (a duplicate is counted)."""
         if self._seen.add(national):
             self.result.numbers.append(national)
-        else:
-            self.result.duplicates += 1
+            return True
+        self.result.duplicates += 1
+        return False
 
     def reject(self, entry: str, reason: str, where: str = "") -> None:
         self.result.rejected.append(Rejected(entry.strip()[:200], reason, where))
@@ -175,14 +183,14 @@ class Collector:
         except InvalidNumber as exc:
             self.reject(entry, str(exc), where)
 
-    def cell(self, cell: str, row: int) -> None:
-        """A spreadsheet cell; the row number is only formatted for a refusal."""
+    def cell(self, cell: str, row: int) -> str | None:
+        """A spreadsheet cell; the row number is only formatted for a refusal. The number when it is new."""
         try:
             national = normalise(cell)
         except InvalidNumber as exc:
             self.reject(cell, str(exc), f"row {row}")
-            return
-        self.accept(national)
+            return None
+        return national if self.accept(national) else None
 
     def chunk(self, chunk: str, where: str = "") -> None:
         """One comma/line-separated chunk: a single number, or several separated by spaces."""

@@ -29,6 +29,7 @@ from bot.sending.gateway import (
     NotSent,
 )
 from bot.sending.optouts import SOURCE_UNSUBSCRIBED
+from bot.sending.personalise import group
 from bot.sending.ports import SendStore
 from bot.sending.records import ClaimedBatch, SendRecord
 from bot.sending.request import SendRequest
@@ -140,9 +141,8 @@ class Dispatcher:
             for r in request.rejected
         ]
         settled += [o.NumberOutcome(number, o.SUPPRESSED, why) for number, why in request.suppressed]
-        send_id = self._store.create_send(
-            send, media.content if media else None, split_batches(request.numbers, self._batch_size), settled
-        )
+        batches, texts = self._batches(request.numbers, request.texts)
+        send_id = self._store.create_send(send, media.content if media else None, batches, settled, texts=texts)
         if send_id is None:
             log.warning("send %s was confirmed again; it was recorded before and is not sent twice", request.key)
             return None
@@ -150,7 +150,7 @@ class Dispatcher:
             "send %d recorded: %d numbers in %d batches%s",
             send_id,
             len(request.numbers),
-            -(-len(request.numbers) // self._batch_size),
+            len(batches),
             " (scheduled)" if request.send_at else "",
         )
         self.wake()
@@ -163,9 +163,11 @@ class Dispatcher:
         Keyed by the original send, so a double click (or a retried delivery) sends once.
         """
         original = self._store.get_send(send_id)
-        numbers = self._store.resendable(send_id, o.RESENDABLE)
-        if not numbers:
+        entries = self._store.resendable_with_texts(send_id, o.RESENDABLE)
+        if not entries:
             return None
+        numbers = [number for number, _ in entries]
+        personal = any(text is not None for _, text in entries)
         media = self._store.get_media(send_id)
         send = {
             "view_id": f"resend-of-{send_id}",
@@ -182,7 +184,8 @@ class Dispatcher:
             "resend_of": send_id,
             "dry_run": original.dry_run,
         }
-        new_id = self._store.create_send(send, media, split_batches(numbers, self._batch_size))
+        batches, texts = self._batches(numbers, [text or original.message for _, text in entries] if personal else None)
+        new_id = self._store.create_send(send, media, batches, texts=texts)
         if new_id is not None:
             log.info(
                 "send %d: %d numbers of send %d sent again at %s's request", new_id, len(numbers), send_id, user_id
@@ -190,6 +193,13 @@ class Dispatcher:
             self.wake()
             self._on_report_due()
         return new_id
+
+    def _batches(self, numbers: list[str], texts: list[str] | None) -> tuple[list[list[str]], list[str] | None]:
+        """A send's batches, and for a personal send each batch's text: numbers with one text share calls."""
+        if texts is None:
+            return split_batches(numbers, self._batch_size), None
+        grouped = group(numbers, texts, self._batch_size)
+        return [members for members, _ in grouped], [text for _, text in grouped]
 
     # -- housekeeping (run periodically) -----------------------------------------------------
 
@@ -293,14 +303,14 @@ class Dispatcher:
         try:
             if send.medium == SMS:
                 result = self._gateway.send_sms(
-                    message=send.message,
+                    message=batch.message or send.message,
                     contacts=[e164(n) for n in numbers],
                     sender=send.sender,
                     before_request=before_request,
                 )
             else:
                 result = self._gateway.send_mms(
-                    message=send.message,
+                    message=batch.message or send.message,
                     contacts=[e164(n) for n in numbers],
                     sender=send.sender,
                     media=media,

@@ -86,6 +86,7 @@ class ClaimedBatch:
     send_id: int
     seq: int
     contacts: list[str]
+    message: str | None = None  # a personal send's text for these numbers; None: the send's message
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class SendRequest:
     schedule_tz: str | None = None  # the zone the time is shown in (its sender's)
     medium: str = MMS  # SMS: an answer without an image
     answer_to: int | None = None  # the reply this answers
+    texts: list[str] | None = None  # a personal message: ``texts[i]`` is what ``numbers[i]`` gets
 
 
 def form_record(form: CheckedForm) -> dict:
@@ -87,6 +88,7 @@ def draft_record(review: Review, schedule_tz: str | None = None) -> tuple[dict, 
         "dry_run": review.dry_run,
         "send_at": review.send_at,
         "schedule_tz": schedule_tz if review.send_at else None,
+        "texts": review.texts,
     }
     return record, review.numbers, media.content if media else None
 
@@ -110,4 +112,5 @@ def request_from_draft(
         dry_run=record["dry_run"],
         send_at=record.get("send_at"),
         schedule_tz=record.get("schedule_tz"),
+        texts=record.get("texts"),
     )

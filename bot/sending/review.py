@@ -15,9 +15,11 @@ from bot.sending.budget import UNLIMITED, Budget, OutOfTime
 from bot.sending.contact_files import ContactsFileError, FileLimits, FileSource, parse_contacts_file
 from bot.sending.contacts import ContactList, Rejected, parse_text
 from bot.sending.fields import FieldError, normalise_message, validate_sender
-from bot.sending.gateway import ACCOUNT_LEVEL, Gateway, GatewayError
+from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError
 from bot.sending.media import Media, MediaError, prepare_media, validate_gif_url
 from bot.sending.optouts import has_optout_instruction, with_footer
+from bot.sending.personalise import MissingValue, Personalised, PlaceholderError, Template
+from bot.sending.personalise import describe as describe_personal
 from bot.sending.schedule import QuietHours, check_send_at, is_now, quiet_warning
 
 # Form fields, named as the form's block ids.
@@ -151,6 +153,8 @@ class Review:
     optouts_note: str = ""  # how fresh the suppression list's copy of Cellcast's opt-outs is
     warnings: list[str] = field(default_factory=list)
     send_at: float | None = None  # scheduled for then; None: sent when confirmed
+    texts: list[str] | None = None  # a personal message: each number's own text (``texts[i]`` for ``numbers[i]``)
+    personalised: Personalised | None = None
 
     @property
     def credits_needed(self) -> float:
@@ -188,6 +192,7 @@ def check(
     budget: Budget = UNLIMITED,
     quiet: QuietHours | None = None,
     clock: Callable[[], float] = lambda: 0.0,
+    calls_per_second: float = 14.0,
 ) -> Review:
     """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault.
     Reading a file takes a turn at the budget's gate (memory) and stops at its time (a problem naming
@@ -202,13 +207,22 @@ def check(
             problems["media"] = str(exc)
         except OutOfTime as exc:
             problems["media"] = too_slow(uploads["media"].filename, exc)
+    template = Template(form.message)
+    if template.personal and "contacts_file" not in uploads and form.contacts_file is None:
+        problems["message"] = (
+            f"The message has placeholders ({', '.join(str(p) for p in template.placeholders[:3])}), but the numbers "
+            "are typed: placeholders are filled from the columns of a contacts file. Attach the file, or take them "
+            "out of the message."
+        )
     typed = parse_text(form.contacts_text) if form.contacts_text else ContactList()
     contacts, file_source, from_file = typed, None, 0
     if "contacts_file" in uploads:
         upload = uploads["contacts_file"]
         try:
             with budget.heavy():
-                listed, file_source = parse_contacts_file(upload.filename, upload.content, file_limits, budget)
+                listed, file_source = parse_contacts_file(
+                    upload.filename, upload.content, file_limits, budget, keep_rows=template.personal
+                )
         except ContactsFileError as exc:
             problems["contacts_file"] = str(exc)
         except OutOfTime as exc:
@@ -222,6 +236,9 @@ def check(
         problems["contacts"] = _nothing_valid(typed, "here")
     if problems:
         raise Problems(problems)
+    texts: dict[str, str] = {}
+    if template.personal:
+        contacts, texts = _personalise(template, contacts, file_source)
     optouts_note, optouts_stale = optouts()  # first: it may refresh the suppression list
     found = suppressed(contacts.numbers)
     numbers = [n for n in contacts.numbers if n not in found] if found else contacts.numbers
@@ -246,6 +263,9 @@ def check(
         optouts_note=optouts_note,
         send_at=form.send_at,
     )
+    if texts:
+        review.texts = [texts[n] for n in numbers]
+        review.personalised = describe_personal(numbers, review.texts, MAX_CONTACTS_PER_CALL, calls_per_second)
     if optouts_stale:
         review.warnings.append(optouts_note)
     if not numbers:
@@ -260,6 +280,48 @@ def check(
     if quiet_time:
         review.warnings.append(quiet_time)
     return review
+
+
+def _personalise(
+    template: Template, contacts: ContactList, source: FileSource | None
+) -> tuple[ContactList, dict[str, str]]:
+    """Each number's text from its row; a number without a row, or with a blank cell for a plain
+    placeholder, is left out saying why. Problems when a placeholder names no column."""
+    assert source is not None  # checked before: a personal message comes with a file
+    if not source.headers:
+        raise Problems(
+            {
+                "contacts_file": f"{source.filename} has no header row, so the message's placeholders "
+                f"({', '.join(str(p) for p in template.placeholders[:3])}) name no column. Add a first row naming "
+                "the columns."
+            }
+        )
+    try:
+        columns = template.columns(source.headers, source.filename)
+    except PlaceholderError as exc:
+        raise Problems({"message": str(exc)}) from None
+    kept = ContactList(rejected=list(contacts.rejected), duplicates=contacts.duplicates)
+    texts: dict[str, str] = {}
+    for number in contacts.numbers:
+        row = contacts.rows.get(number)
+        if row is None:
+            kept.rejected.append(Rejected(number, f"typed in the form: no row of {source.filename} to fill it from"))
+            continue
+        try:
+            texts[number] = template.render(row[1], columns)
+        except MissingValue as exc:
+            kept.rejected.append(Rejected(number, str(exc), f"row {row[0]}"))
+            continue
+        kept.numbers.append(number)
+    if not kept.numbers:
+        raise Problems(
+            {
+                "contacts_file": f"No row of {source.filename} can be sent: {kept.rejected[-1].reason}."
+                if kept.rejected
+                else f"No row of {source.filename} can be sent."
+            }
+        )
+    return kept, texts
 
 
 def too_slow(filename: str, exc: OutOfTime) -> str:
@@ -290,10 +352,12 @@ def _warnings(review: Review) -> list[str]:
             else f"Replies cannot reach the sender ID “{review.sender}”, and the message says no way to opt out: "
             "add one (a link, an email address or a phone number)."
         )
-    length = len(review.message.replace("\r\n", "\n"))
+    longest = review.personalised.longest if review.personalised else review.message
+    length = len(longest.replace("\r\n", "\n"))
     if length > 1000:
+        which = "The longest message" if review.personalised else "The message"
         warnings.append(
-            f"The message is {length:,} characters; Cellcast has allowed 1,000 for MMS. It may be cut or refused."
+            f"{which} is {length:,} characters; Cellcast has allowed 1,000 for MMS. It may be cut or refused."
         )
     return warnings
 

@@ -395,7 +395,7 @@ def answer_message(summary: SendSummary, number: str) -> tuple[str, list[dict]]:
 # -- the results CSV ---------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CSV_HEADER = ["number", "outcome", "reason", "message_id", "delivery", "conversation"]
+CSV_HEADER = ["number", "outcome", "reason", "message_id", "delivery", "message", "conversation"]
 
 
 def _cell(value: str) -> str:
@@ -404,18 +404,22 @@ def _cell(value: str) -> str:
 
 
 def write_results_csv(
-    rows: Iterable[tuple[str, str, str, str, str]], out: IO[str], conversations: dict[str, list[Exchange]] | None = None
+    rows: Iterable[tuple[str, str, str, str, str, str]],
+    out: IO[str],
+    conversations: dict[str, list[Exchange]] | None = None,
 ) -> int:
-    """Every entry and what happened to it, with its replies and the answers to them, written as it is read
-    (never built whole in memory; the conversations of one send are few)."""
+    """Every entry and what happened to it (with its own text, for a personal message), with its replies and the
+    answers to them, written as it is read (never built whole in memory; the conversations of one send are few)."""
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     written = 0
     conversations = conversations or {}
-    for number, outcome, reason, message_id, delivery in rows:
+    for number, outcome, reason, message_id, delivery, text in rows:
         shown = display_number(number).replace(" ", "") if outcome != o.INVALID else number
         talk = " | ".join(_exchange_line(e) for e in conversations.get(number, []))
-        writer.writerow([_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id, delivery, _cell(talk)])
+        writer.writerow(
+            [_cell(shown), LABELS.get(outcome, outcome), _cell(reason), message_id, delivery, _cell(text), _cell(talk)]
+        )
         written += 1
     return written
 

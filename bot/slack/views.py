@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from zoneinfo import ZoneInfo
 
+from bot.sending.personalise import Template
 from bot.sending.records import INBOUND, Exchange
 from bot.sending.review import ACCOUNT, Review
 from bot.sending.schedule import UTC_ZONE, describe, how_far
@@ -177,14 +178,19 @@ def review_view(draft_id: str, review: Review, tz: ZoneInfo = UTC_ZONE, now: flo
     left_out = _left_out(review)
     if left_out:
         blocks.append(section(left_out, block_id="left_out"))
-    blocks.append(
-        section(
-            "*Message, exactly as it will be sent:*\n" + quote(review.message.replace("\r\n", "\n")), block_id="message"
+    if review.personalised:
+        blocks.extend(_personal(review))
+    else:
+        blocks.append(
+            section(
+                "*Message, exactly as it will be sent:*\n" + quote(review.message.replace("\r\n", "\n")),
+                block_id="message",
+            )
         )
-    )
     blocks.append(
         context(
-            f"{len(review.message.replace(chr(13), '')):,} characters. Sender ID: "
+            ("" if review.personalised else f"{len(review.message.replace(chr(13), '')):,} characters. ")
+            + "Sender ID: "
             + (f"*{escape(review.sender)}*" if review.sender else "gateway default")
         )
     )
@@ -212,6 +218,34 @@ def submit_label(total: int, scheduled: bool) -> str:
     else:
         candidates = [f"Send to {numbers}", f"Send to {total:,}"]
     return next((label for label in candidates if len(label) <= MAX_PLAIN_TITLE), candidates[-1])
+
+
+def _personal(review: Review) -> list[dict]:
+    """A personal message: how many texts and calls, how long, the first rows as sent, the longest text."""
+    personal = review.personalised
+    names = ", ".join(str(p) for p in Template(review.message).placeholders)
+    head = (
+        f"*Personal messages* filled from {escape(names)}: {count(personal.distinct, 'distinct text')}, "
+        f"{count(personal.calls, 'call')} to Cellcast, {duration(personal.seconds)} at the account's rate."
+    )
+    examples = "\n".join(
+        f"{mask(number)}:\n{quote(cut(text.replace(chr(13), ''), 600, '…'))}" for number, text in personal.examples
+    )
+    longest = personal.longest.replace("\r\n", "\n")
+    return [
+        section(head, block_id="message"),
+        section(f"*The first rows, exactly as they will be sent:*\n{examples}", block_id="examples"),
+        section(f"*The longest ({len(longest):,} characters):*\n{quote(cut(longest, 1500, '…'))}", block_id="longest"),
+    ]
+
+
+def duration(seconds: float) -> str:
+    """``about 2 hours``: how long sending takes, as people say it."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 5400:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {round(seconds / 3600)} hours"
 
 
 def _sources(review: Review) -> str:

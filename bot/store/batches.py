@@ -14,11 +14,11 @@ from bot.store.base import Aggregate
 from bot.store.engine import Tx
 from bot.store.sends import insert_outcomes
 
-_CLAIMED = "id, send_id, seq, contacts"
+_CLAIMED = "id, send_id, seq, contacts, message"
 
 
 def _claimed(rows: list[tuple]) -> list[ClaimedBatch]:
-    return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+    return [ClaimedBatch(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
 
 class Batches(Aggregate):
@@ -210,7 +210,8 @@ class Batches(Aggregate):
         with self._read(tx) as tx:
             return _claimed(
                 tx.all(
-                    "SELECT b.id, b.send_id, b.seq, b.contacts FROM batches b JOIN sends s ON s.id = b.send_id"
+                    "SELECT b.id, b.send_id, b.seq, b.contacts, b.message FROM batches b"
+                    " JOIN sends s ON s.id = b.send_id"
                     " WHERE b.state = :pending AND s.state = :open AND s.active_at < :since",
                     {"pending": PENDING, "since": tx.now - idle_for, "open": SEND_OPEN},
                 )

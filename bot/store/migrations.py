@@ -131,6 +131,8 @@ def answers(tx: Tx) -> None:
     tx.execute(f"ALTER TABLE sends ADD COLUMN answer_to {tx.dialect.types['int']}")
     _index(tx, "idx_sends_answer_to", "sends", "answer_to")
     _index(tx, "idx_replies_send_id", "replies", "send_id, id")
+    # A personal send's batch carries its own text (numbers with the same text share a batch).
+    tx.execute(f"ALTER TABLE batches ADD COLUMN message {tx.dialect.types['text']}")
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
@@ -141,7 +143,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (5, "one rate limit shared by every process", shared_rate_limit),
     (6, "replies paired across poll and webhook; drafts resumable", replies_paired_and_drafts_resumable),
     (7, "scheduled sends", scheduled_sends),
-    (8, "answers to a recipient's reply", answers),
+    (8, "answers to a recipient's reply; personal texts per batch", answers),
 ]
 
 

@@ -59,8 +59,8 @@ class Retention(Aggregate):
             began = time.monotonic()
             with self._tx(None) as tx:
                 tx.execute(
-                    "UPDATE batches SET contacts = '[]', queued = NULL, invalid = NULL, unsubscribed = NULL WHERE "
-                    "send_id = :id",
+                    "UPDATE batches SET contacts = '[]', message = NULL, queued = NULL, invalid = NULL,"
+                    " unsubscribed = NULL WHERE send_id = :id",
                     {"id": send_id},
                 )
                 tx.execute("DELETE FROM reports WHERE send_id = :id AND done_at IS NOT NULL", {"id": send_id})

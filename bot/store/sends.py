@@ -48,9 +48,11 @@ class Sends(Aggregate):
         batches: list[list[str]],
         settled: Iterable[NumberOutcome] = (),
         *,
+        texts: list[str] | None = None,
         tx: Tx | None = None,
     ) -> int | None:
         """Record a send, its batches (pending) and the entries settled before sending, in one transaction.
+        A personal send's batches each carry their text (``texts[i]`` for ``batches[i]``).
 
         The channel message is due at once. A send with a ``send_at`` waits as scheduled (its batches
         pending) until it is due. Returns None when a send with the same key exists: the same
@@ -82,10 +84,16 @@ class Sends(Aggregate):
             if send_id is None:
                 return None
             tx.executemany(
-                "INSERT INTO batches (send_id, seq, state, contacts, attempts) VALUES (:send_id, :seq, :state, "
-                ":contacts, 0)",
+                "INSERT INTO batches (send_id, seq, state, contacts, message, attempts)"
+                " VALUES (:send_id, :seq, :state, :contacts, :message, 0)",
                 [
-                    {"send_id": send_id, "seq": seq, "state": PENDING, "contacts": json.dumps(c)}
+                    {
+                        "send_id": send_id,
+                        "seq": seq,
+                        "state": PENDING,
+                        "contacts": json.dumps(c),
+                        "message": texts[seq] if texts else None,
+                    }
                     for seq, c in enumerate(batches)
                 ],
             )
@@ -161,12 +169,22 @@ class Sends(Aggregate):
         return (row[0], row[1]) if row and row[0] else None
 
     def resendable(self, send_id: int, outcomes: Iterable[str], *, tx: Tx | None = None) -> list[str]:
+        return [number for number, _ in self.resendable_with_texts(send_id, outcomes, tx=tx)]
+
+    def resendable_with_texts(
+        self, send_id: int, outcomes: Iterable[str], *, tx: Tx | None = None
+    ) -> list[tuple[str, str | None]]:
+        """(number, its personal text or None) of the entries with one of ``outcomes``, in the order settled."""
         marks, args = in_list("o", list(outcomes))
         with self._read(tx) as tx:
-            return tx.column(
-                f"SELECT number FROM recipients WHERE send_id = :id AND outcome IN ({marks}) ORDER BY id",
-                {"id": send_id, **args},
-            )
+            return [
+                (number, text)
+                for number, text in tx.all(
+                    "SELECT r.number, b.message FROM recipients r LEFT JOIN batches b ON b.id = r.batch_id"
+                    f" WHERE r.send_id = :id AND r.outcome IN ({marks}) ORDER BY r.id",
+                    {"id": send_id, **args},
+                )
+            ]
 
     def problem_groups(self, send_id: int, examples: int = 5, *, tx: Tx | None = None) -> list[ProblemGroup]:
         """Every outcome but queued, grouped by reason, with counts and the first few entries of each."""
@@ -191,12 +209,14 @@ class Sends(Aggregate):
         order = {o: i for i, o in enumerate(OUTCOMES)}
         return sorted(groups.values(), key=lambda g: (order.get(g.outcome, 99), -g.count, g.reason))
 
-    def iter_recipients(self, send_id: int) -> Iterator[tuple[str, str, str, str, str]]:
-        """(number, outcome, reason, message id, delivery status) of every entry, in the order they were settled."""
+    def iter_recipients(self, send_id: int) -> Iterator[tuple[str, str, str, str, str, str]]:
+        """(number, outcome, reason, message id, delivery status, personal text or '') of every entry, in the
+        order they were settled."""
         with self._read(None) as tx:
             yield from tx.stream(
-                "SELECT number, outcome, COALESCE(reason, ''), COALESCE(message_id, ''), COALESCE(delivery, '')"
-                " FROM recipients WHERE send_id = :id ORDER BY id",
+                "SELECT r.number, r.outcome, COALESCE(r.reason, ''), COALESCE(r.message_id, ''),"
+                " COALESCE(r.delivery, ''), COALESCE(b.message, '')"
+                " FROM recipients r LEFT JOIN batches b ON b.id = r.batch_id WHERE r.send_id = :id ORDER BY r.id",
                 {"id": send_id},
             )
 

@@ -55,7 +55,7 @@ def test_an_expired_key_on_60000_numbers_gives_one_summary_within_slacks_limits_
     assert "CSV file" in text
     wait_for(lambda: slack.uploads and len(csv_rows(slack)) == 1 + 60_002, timeout=30)
     rows = csv_rows(slack)
-    assert rows[0] == ["number", "outcome", "reason", "message_id", "delivery", "conversation"]
+    assert rows[0] == ["number", "outcome", "reason", "message_id", "delivery", "message", "conversation"]
     assert sum(row[1] == "not sent" for row in rows[1:]) == 60_000
 
 

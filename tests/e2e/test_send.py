@@ -241,7 +241,7 @@ def test_long_lists_go_to_the_thread_as_a_spreadsheet_safe_csv(bot, slack, cellc
     assert complete.params["channel_id"] == "C1" and complete.params["thread_ts"] == reply.params["thread_ts"]
     (content,) = slack.uploads.values()
     lines = content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "number,outcome,reason,message_id,delivery,conversation"
+    assert lines[0] == "number,outcome,reason,message_id,delivery,message,conversation"
     assert any(line.startswith("0400000001,queued,,") for line in lines[1:])
     cells = [line.split(",")[0] for line in lines[1:]]
     assert "'=HYPERLINK(x0)" in cells and "'+44 7700 900123" in cells and "'@SUM(1)" in cells and "'-12345" in cells

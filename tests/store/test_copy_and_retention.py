@@ -83,4 +83,4 @@ def test_delivery_statuses_move_the_counters_without_recounting(store):
     assert store.set_deliveries([(ids[1], "queued"), (ids[0], "sent")], good, bad) == []
     send = store.get_send(send_id)
     assert (send.n_delivered, send.n_undelivered) == (2, 1)
-    assert [d for *_, d in store.iter_recipients(send_id)][-3:] == ["failed", "delivered", "delivered"]
+    assert [row[4] for row in store.iter_recipients(send_id)][-3:] == ["failed", "delivered", "delivered"]
