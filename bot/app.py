@@ -30,7 +30,7 @@ from bot.sending.review import read_balance
 from bot.sending.schedule import DueSends, zone
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
-from bot.slack import actions, answers, commands, errors, home, review
+from bot.slack import actions, answers, commands, errors, home, review, templates
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporting import SlackReporter
 from bot.store import Store
@@ -332,5 +332,6 @@ def build(settings: Settings) -> Bot:
     actions.register(app)
     home.register(app)
     answers.register(app)
+    templates.register(app)
     errors.register(app)
     return Bot(app, services)

@@ -9,8 +9,8 @@ from bot.sending.contacts import national_or_none
 from bot.sending.optouts import SOURCE_REPLY
 from bot.sending.states import SEND_CANCELLED
 from bot.slack.blocks import ACTION_CANCEL_SCHEDULED, ACTION_RESEND, ACTION_SUPPRESS, scheduled_time
-from bot.slack.commands import parse_id
 from bot.slack.kit import NOT_ON_THE_LIST, count, display_number, refusal
+from bot.slack.payload import parse_id
 
 log = logging.getLogger(__name__)
 

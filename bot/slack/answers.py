@@ -22,10 +22,9 @@ from bot.sending.reports import Notice, ReportKind, answer_refused_key
 from bot.sending.request import SendRequest
 from bot.sending.review import FileRef
 from bot.slack.blocks import ACTION_REPLY
-from bot.slack.commands import parse_id
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import NOT_ON_THE_LIST, refusal
-from bot.slack.payload import file_ref, metadata, state_values, text_value
+from bot.slack.payload import file_ref, metadata, parse_id, state_values, text_value
 from bot.slack.review import CANNOT_RECORD
 from bot.slack.views import CALLBACK_REPLY_FORM, mask, notice_view, reply_form
 from bot.workers import Workers

@@ -474,6 +474,7 @@ HELP = (
     "• `/mms history` — your last 10 sends (admins: `/mms history all`).\n"
     "• `/mms status <send id>` — one send's full summary, and its CSV by direct message.\n"
     "• `/mms scheduled` — your sends waiting for their time, with a Cancel button (admins: everyone's).\n"
+    "• `/mms templates` — the saved message templates (admins can delete them).\n"
     "Admins only:\n"
     "• `/mms allow @user` — let someone send.\n"
     "• `/mms revoke @user` — stop someone sending.\n"

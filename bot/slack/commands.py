@@ -35,6 +35,8 @@ from bot.slack.kit import (
     refusal,
     section,
 )
+from bot.slack.payload import parse_id
+from bot.slack.templates import templates_command
 from bot.slack.views import send_form
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def mms_command(ack, command, client, respond, context) -> None:
     verb = words[0].lower() if words else ""
     argument = words[1] if len(words) > 1 else ""
     if verb == "":
-        open_form(ack, command, client, respond, permissions)
+        open_form(ack, command, client, respond, permissions, context["services"].store.list_templates())
     elif verb == "help":
         ack(text=HELP, response_type="ephemeral")
     elif verb in ("allow", "revoke", "list"):
@@ -68,6 +70,9 @@ def mms_command(ack, command, client, respond, context) -> None:
         ack(text=suppression_command(context["services"], user, verb, argument), response_type="ephemeral")
     elif verb == "history":
         ack(text=history(context["services"], user, argument), response_type="ephemeral")
+    elif verb == "templates":
+        text, blocks = templates_command(context["services"], user)
+        ack(text=text, blocks=blocks, response_type="ephemeral")
     elif verb == "scheduled":
         text, blocks = scheduled(context["services"], user, argument)
         ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -78,7 +83,7 @@ def mms_command(ack, command, client, respond, context) -> None:
         ack(text=f"I don't know `/mms {escape(cut(verb, 40, '…'))}`.\n\n{HELP}", response_type="ephemeral")
 
 
-def open_form(ack, command, client, respond, permissions: Permissions) -> None:
+def open_form(ack, command, client, respond, permissions: Permissions, templates: list[dict]) -> None:
     user = command["user_id"]
     if not permissions.can_send(user):
         log.info("refused /mms from %s: not on the allowlist", user)
@@ -86,7 +91,7 @@ def open_form(ack, command, client, respond, permissions: Permissions) -> None:
         return
     ack()
     try:
-        client.views_open(trigger_id=command["trigger_id"], view=send_form(command["channel_id"]))
+        client.views_open(trigger_id=command["trigger_id"], view=send_form(command["channel_id"], templates))
     except SlackApiError as exc:
         log.error("views.open failed: %s", exc.response.get("error"))
         respond(
@@ -110,14 +115,6 @@ def split_number(argument: str) -> tuple[str, str]:
     if not taken:
         return (tokens[0] if tokens else ""), " ".join(tokens[1:])
     return " ".join(taken), " ".join(tokens[len(taken) :])
-
-
-def parse_id(text: str) -> int | None:
-    """A send's id as people type it: ASCII digits that fit the database's integer ("²" and 10**30 do not)."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        return None
-    return int(text)
 
 
 def history(services, actor: str, argument: str) -> str:

@@ -53,7 +53,7 @@ def open_form_clicked(ack, body, client, context) -> None:
         client.chat_postMessage(channel=user, text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins))
         return
     # From the Home there is no channel: the results come to the person's messages with the app.
-    client.views_open(trigger_id=body["trigger_id"], view=send_form(user))
+    client.views_open(trigger_id=body["trigger_id"], view=send_form(user, services.store.list_templates()))
 
 
 def _where(channel: str) -> str:

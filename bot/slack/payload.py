@@ -53,3 +53,11 @@ def metadata(view: dict) -> dict:
         return as_object(json.loads(raw)) if isinstance(raw, str) and raw else {}
     except (ValueError, RecursionError):
         return {}
+
+
+def parse_id(text: str) -> int | None:
+    """A send's id as people type it: ASCII digits that fit the database's integer ("²" and 10**30 do not)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)

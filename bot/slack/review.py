@@ -31,8 +31,10 @@ from bot.slack.payload import file_ref, metadata, picked_time, state_values, tex
 from bot.slack.views import (
     CALLBACK_REVIEW,
     CALLBACK_SEND,
+    MESSAGE,
     SEND_AT,
     checking_view,
+    message_block_id,
     notice_view,
     problems_view,
     review_external_id,
@@ -64,7 +66,10 @@ def form_submitted(ack, body, context) -> None:
     user = body["user"]["id"]
     view = body["view"]
     if not services.permissions.can_send(user):
-        ack(response_action="errors", errors={"message": refusal(NOT_ALLOWED, user, services.permissions.admins)})
+        ack(
+            response_action="errors",
+            errors={message_block_id(view): refusal(NOT_ALLOWED, user, services.permissions.admins)},
+        )
         return
     form = form_input(view, user)
     try:
@@ -72,7 +77,7 @@ def form_submitted(ack, body, context) -> None:
             form, services.settings.optout_text, now=time.time(), max_days=services.settings.schedule_max_days
         )
     except Problems as exc:
-        ack(response_action="errors", errors=exc.problems)
+        ack(response_action="errors", errors=_on_blocks(exc.problems, view))
         return
     draft_id = uuid.uuid4().hex
     try:
@@ -86,10 +91,16 @@ def form_submitted(ack, body, context) -> None:
         )
     except Exception:
         log.exception("could not record a draft")
-        ack(response_action="errors", errors={"message": CANNOT_RECORD.format(what="this form")})
+        ack(response_action="errors", errors={message_block_id(view): CANNOT_RECORD.format(what="this form")})
         return
     ack(response_action="push", view=checking_view(draft_id))
     services.checker.start(draft_id, checked)
+
+
+def _on_blocks(problems: dict[str, str], view: dict) -> dict[str, str]:
+    """Problems by field, as errors by the form's block ids (the message's may be ``message~N``)."""
+    block = message_block_id(view)
+    return {(block if field == MESSAGE else field): text for field, text in problems.items()}
 
 
 def review_submitted(ack, body, context) -> None:
@@ -373,7 +384,7 @@ def form_input(view: dict, user: str) -> FormInput:
     return FormInput(
         user_id=user,
         channel_id=_channel_of(view, user),
-        message=text_value(values, "message"),
+        message=text_value(values, message_block_id(view)),
         sender=text_value(values, "sender"),
         gif_url=text_value(values, "gif"),
         contacts_text=text_value(values, "contacts"),

@@ -33,6 +33,11 @@ CALLBACK_PROBLEMS = "mms_problems"
 CALLBACK_REPLY_FORM = "mms_reply_form"
 VALUE = "value"  # action_id of every input element but the time: the block_id says which field it is
 SEND_AT = "send_at"  # the time's block and action id (the contract names both)
+MESSAGE = "message"  # the message's block id (``message~N`` once a template filled it)
+TEMPLATE = "template"  # the template select's block and action id (the contract names both)
+ACTION_SAVE_TEMPLATE = "mms_template_save"
+CALLBACK_TEMPLATE_NAME = "mms_template_name"
+MAX_TEMPLATE_OPTIONS = 100  # Slack's limit for a static select
 EXAMPLES = 5  # refused entries shown on the review; all of them go to the thread and CSV after sending
 
 FIELD_LABELS = {
@@ -60,7 +65,16 @@ def _input(block_id: str, label: str, element: dict, *, optional: bool = True, h
     return block
 
 
-def send_form(channel_id: str) -> dict:
+def send_form(
+    channel_id: str, templates: list[dict] | None = None, message: str | None = None, message_block: str = MESSAGE
+) -> dict:
+    """The form. With saved templates, a Template select above the message; a template picked fills the
+    message: Slack keeps what was typed in an input whose block id stays, so the filled message comes in a
+    block with a new id (``message~2``), and every other input keeps what the person entered."""
+    message_element = {"type": "plain_text_input", "multiline": True, "max_length": 3000}
+    if message is not None:
+        message_element["initial_value"] = message[:3000]
+    picker = [template_picker(templates)] if templates else []
     return {
         "type": "modal",
         "callback_id": CALLBACK_SEND,
@@ -76,11 +90,13 @@ def send_form(channel_id: str) -> dict:
                 hint="Optional. Letters, digits, spaces and dashes: up to 11 characters, or 16 digits. "
                 "Blank uses the default.",
             ),
+            *picker,
             _input(
-                "message",
+                message_block,
                 "Message",
-                {"type": "plain_text_input", "multiline": True, "max_length": 3000},
+                message_element,
                 optional=False,
+                hint="((first name)) and other column names of the contacts file personalise it.",
             ),
             _input(
                 "media",
@@ -110,6 +126,52 @@ def send_form(channel_id: str) -> dict:
                 "element": {"type": "datetimepicker", "action_id": SEND_AT},
                 "hint": plain("Optional: leave empty to send when you confirm the review. In your time zone."),
             },
+        ],
+    }
+
+
+def template_picker(templates: list[dict]) -> dict:
+    return {
+        "type": "actions",
+        "block_id": TEMPLATE,
+        "elements": [
+            {
+                "type": "static_select",
+                "action_id": TEMPLATE,
+                "placeholder": plain("Start from a saved template"),
+                "options": [
+                    {"text": plain(cut(t["name"], 75, "…")), "value": str(t["id"])}
+                    for t in templates[:MAX_TEMPLATE_OPTIONS]
+                ],
+            }
+        ],
+    }
+
+
+def message_block_id(view: dict) -> str:
+    """The message's block id in this form (``message``, or ``message~N`` after a template filled it), from the
+    view's blocks or, when a payload leaves them out, from its state."""
+    blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+    state = view.get("state") if isinstance(view.get("state"), dict) else {}
+    values = state.get("values") if isinstance(state.get("values"), dict) else {}
+    named = [b.get("block_id") for b in blocks if isinstance(b, dict)] + list(values)
+    for block_id in named:
+        if isinstance(block_id, str) and (block_id == MESSAGE or block_id.startswith(MESSAGE + "~")):
+            return block_id
+    return MESSAGE
+
+
+def template_name_view(draft_id: str) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_TEMPLATE_NAME,
+        "title": plain("Save as template"),
+        "submit": plain("Save"),
+        "close": plain("Back"),
+        "private_metadata": json.dumps({"draft_id": draft_id}),
+        "blocks": [
+            context("The message is saved as typed, placeholders and all; the image and numbers are not."),
+            _input("name", "Name", {"type": "plain_text_input", "max_length": 40}, optional=False),
         ],
     }
 
@@ -207,6 +269,20 @@ def review_view(draft_id: str, review: Review, tz: ZoneInfo = UTC_ZONE, now: flo
         blocks.append(context(escape(review.optouts_note)))
     for warning in review.warnings:
         blocks.append(section(f":warning: {escape(warning)}"))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "save_template",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ACTION_SAVE_TEMPLATE,
+                    "value": draft_id,
+                    "text": plain("Save as template"),
+                }
+            ],
+        }
+    )
     return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit_label(total, scheduled=bool(review.send_at)))
 
 

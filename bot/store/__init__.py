@@ -50,6 +50,7 @@ from bot.store.schedules import Schedules
 from bot.store.sends import Sends
 from bot.store.suppression import Suppression
 from bot.store.sync_state import SyncState
+from bot.store.templates import Templates
 
 __all__ = ["Store", "StoreError", "Tx", "database_url"]
 
@@ -73,6 +74,7 @@ class Store(
     SyncState,
     Retention,
     RateLog,
+    Templates,
 ):
     """Every aggregate's operations over one engine (the aggregates are the modules beside this one)."""
 

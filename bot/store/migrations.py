@@ -135,6 +135,23 @@ def answers(tx: Tx) -> None:
     tx.execute(f"ALTER TABLE batches ADD COLUMN message {tx.dialect.types['text']}")
 
 
+def templates(tx: Tx) -> None:
+    """Saved message templates (a name unique whatever its case), and every save and delete, audited."""
+    columns = [
+        ("id", "id", ""),
+        ("name", "text", "NOT NULL"),
+        ("name_key", "text", "NOT NULL"),
+        ("text", "text", "NOT NULL"),
+        ("created_by", "text", "NOT NULL"),
+        ("created_at", "text", "NOT NULL"),
+    ]
+    tx.execute(f"CREATE TABLE templates ({', '.join(_column_sql(tx, *c) for c in columns)})")
+    _index(tx, "idx_templates_name_key", "templates", "name_key", unique=True)
+    audit = [("id", "id", ""), ("action", "text", ""), ("name", "text", ""), ("text", "text", "")]
+    audit += [("actor", "text", ""), ("at", "text", "")]
+    tx.execute(f"CREATE TABLE template_audit ({', '.join(_column_sql(tx, *c) for c in audit)})")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
@@ -144,6 +161,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (6, "replies paired across poll and webhook; drafts resumable", replies_paired_and_drafts_resumable),
     (7, "scheduled sends", scheduled_sends),
     (8, "answers to a recipient's reply; personal texts per batch", answers),
+    (9, "saved message templates", templates),
 ]
 
 

@@ -364,10 +364,17 @@ class FakeSlack:
                 raise Refused("invalid_trigger_id")
             view_id = self._store_view(params.get("view"))
             return {"ok": True, "view": self.views[view_id]}
+        if method == "views.push":
+            if not params.get("trigger_id"):
+                raise Refused("invalid_trigger_id")
+            view_id = self._store_view(params.get("view"))
+            return {"ok": True, "view": self.views[view_id]}
         if method == "views.update":
             view_id = params.get("view_id") or self.external_ids.get(params.get("external_id", ""))
             if not view_id or view_id not in self.views:
                 raise Refused("not_found")
+            if params.get("hash") and params["hash"] != self.views[view_id].get("hash", params["hash"]):
+                raise Refused("hash_conflict")  # the view changed since the hash was read
             self._store_view(params.get("view"), view_id=view_id)
             return {"ok": True, "view": self.views[view_id]}
         if method == "views.publish":
@@ -440,7 +447,7 @@ class FakeSlack:
             if owner and owner != view_id:
                 raise Refused("duplicate_external_id")
             self.external_ids[external_id] = view_id
-        self.views[view_id] = {"id": view_id, **view}
+        self.views[view_id] = {"id": view_id, **view, "hash": f"{time.time():.0f}.{next(self._ids)}"}
         return view_id
 
     def _validate_message(self, params: dict, channel: str) -> None:
