@@ -10,6 +10,7 @@ from bench import (
     hostile,
     instances,
     parsing,
+    personalise,
     review,
     schedule,
     store,
@@ -32,6 +33,7 @@ def main() -> None:
     instances.run(quick)
     hostile.run(quick)
     schedule.run(quick)
+    personalise.run(quick)
 
 
 if __name__ == "__main__":
