@@ -25,15 +25,17 @@ from bot.sending.contact_files import FileLimits
 from bot.sending.dispatch import Dispatcher
 from bot.sending.dry_run import DryRunGateway
 from bot.sending.gateway import NotSent
+from bot.sending.guardrails import Assessment, Guardrails
 from bot.sending.permissions import Permissions
 from bot.sending.review import read_balance
 from bot.sending.schedule import DueSends, zone
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
-from bot.slack import actions, answers, commands, errors, home, review, templates
+from bot.slack import actions, answers, approvals, commands, errors, home, review, templates
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporting import SlackReporter
 from bot.store import Store
+from bot.store.clock import iso
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class Services:
     answers: answers.AnswerImages
     stopping: threading.Event = field(default_factory=threading.Event)
     socket_mode_connected: Callable[[], bool] | None = None  # set in Socket Mode
+    allowance: Callable[[str, int], Assessment] = lambda user, count: Assessment()  # approval / daily limit
 
 
 @dataclass
@@ -201,10 +204,21 @@ def build(settings: Settings) -> Bot:
             before_request=take_slot,
             observe=observe,
         )
+    guardrails = Guardrails(settings.approval_above, settings.daily_limit, settings.daily_limit_admins, settings.zone)
+
+    def allowance(user: str, count: int) -> Assessment:
+        """Whether a send of ``count`` numbers by ``user`` needs approval, or is over their daily limit."""
+        used = 0
+        if settings.daily_limit is not None:
+            used = store.numbers_recorded_since(user, iso(guardrails.day_start(time.time())))
+        return guardrails.assess(count, used, permissions.is_admin(user))
+
     reporter = SlackReporter(
         report_client,
         store,
         instance_id,
+        approvals_channel=settings.approvals_channel,
+        approvers=settings.approvers_or_admins,
         lease=settings.lease_seconds,
         on_delivered=lambda kind: metrics.reports_delivered.labels(kind).inc(),
         on_error=lambda method, error: metrics.slack_errors.labels(method, error).inc(),
@@ -243,6 +257,7 @@ def build(settings: Settings) -> Bot:
             "quiet": settings.quiet,
             "clock": time.time,
             "calls_per_second": settings.cellcast_calls_per_second,
+            "allowance": allowance,
         },
         timezone=settings.zone,
         owner=instance_id,
@@ -279,6 +294,7 @@ def build(settings: Settings) -> Bot:
     periodic = Periodic()
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
     periodic.every(5.0, "database checkpoint", store.checkpoint)
+    periodic.every(5.0, "expiring approval requests nobody decided", lambda: approvals.expire(store))
 
     def retention() -> None:
         purged = store.purge_older_than(settings.retention_days, wait=stopping.wait)
@@ -320,6 +336,7 @@ def build(settings: Settings) -> Bot:
             on_report_due=reporter.wake,
         ),
         stopping,
+        allowance=allowance,
     )
 
     @app.use
@@ -333,5 +350,6 @@ def build(settings: Settings) -> Bot:
     home.register(app)
     answers.register(app)
     templates.register(app)
+    approvals.register(app)
     errors.register(app)
     return Bot(app, services)

@@ -51,6 +51,16 @@ class Settings:
     schedule_max_days: int = 30
     quiet_hours: str = "20:00-08:00"  # in ``timezone``; empty: off
     reply_as: str = "sms"  # how an answer without an image goes: "sms" or "mms"
+    approval_above: int | None = None  # sends to more numbers than this need an approver's OK; None: off
+    approvers: frozenset[str] = frozenset()  # who may approve; empty: the admins
+    approvals_channel: str | None = None  # where requests go; None: each approver's DM
+    approval_hours: float = 24.0
+    daily_limit: int | None = None  # numbers per sender per day (in ``timezone``); None: off
+    daily_limit_admins: bool = False  # whether the daily limit applies to admins too
+
+    @property
+    def approvers_or_admins(self) -> frozenset[str]:
+        return self.approvers or self.admins
 
     @property
     def zone(self) -> ZoneInfo:
@@ -142,6 +152,22 @@ class Settings:
         except ValueError as exc:
             raise ConfigError(f"MMS_QUIET_HOURS: {exc}; leave it empty to turn them off") from None
 
+        def optional_number(name: str, low: int, high: int) -> int | None:
+            return None if get(name) is None else number(name, "0", int, low, high)
+
+        def members(name: str) -> list[str]:
+            listed = [u.strip() for u in (get(name, "") or "").split(",") if u.strip()]
+            wrong = [u for u in listed if not _MEMBER_ID.fullmatch(u)]
+            if wrong:
+                raise ConfigError(f"{name}: {wrong[0]!r} is not a Slack member id (like U01ABCDEF)")
+            return listed
+
+        def channel(name: str) -> str | None:
+            value = get(name)
+            if value is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,}", value):
+                raise ConfigError(f"{name} must be a channel id (like C01ABCDEF: the channel's details, at the bottom)")
+            return value
+
         def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
             value = (get(name, default) or default).lower()
             if value not in allowed:
@@ -187,6 +213,12 @@ class Settings:
             # Set but empty turns quiet hours off; unset means the default.
             quiet_hours=quiet_hours,
             reply_as=choice("MMS_REPLY_AS", "sms", ("sms", "mms")),
+            approval_above=optional_number("MMS_APPROVAL_ABOVE", 0, 10_000_000),
+            approvers=frozenset(members("MMS_APPROVERS")),
+            approvals_channel=channel("MMS_APPROVALS_CHANNEL"),
+            approval_hours=number("MMS_APPROVAL_HOURS", "24", float, 0.0001, 24 * 30),
+            daily_limit=optional_number("MMS_DAILY_LIMIT", 1, 100_000_000),
+            daily_limit_admins=flag("MMS_DAILY_LIMIT_ADMINS", get("MMS_DAILY_LIMIT_ADMINS", "false")),
         )
 
 

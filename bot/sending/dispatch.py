@@ -115,8 +115,9 @@ class Dispatcher:
 
     # -- entry points ------------------------------------------------------------------------
 
-    def record(self, request: SendRequest) -> int | None:
-        """Write the send, its batches and its already-settled entries; None if recorded before."""
+    def record(self, request: SendRequest, tx=None) -> int | None:
+        """Write the send, its batches and its already-settled entries; None if recorded before. With ``tx``,
+        in the caller's transaction (an approval and its send are one change)."""
         media = request.media
         send = {
             "view_id": request.key,
@@ -142,7 +143,7 @@ class Dispatcher:
         ]
         settled += [o.NumberOutcome(number, o.SUPPRESSED, why) for number, why in request.suppressed]
         batches, texts = self._batches(request.numbers, request.texts)
-        send_id = self._store.create_send(send, media.content if media else None, batches, settled, texts=texts)
+        send_id = self._store.create_send(send, media.content if media else None, batches, settled, texts=texts, tx=tx)
         if send_id is None:
             log.warning("send %s was confirmed again; it was recorded before and is not sent twice", request.key)
             return None

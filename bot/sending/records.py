@@ -58,6 +58,7 @@ class SendRecord:
     cancelled_at: str | None
     medium: str | None  # SMS for an answer sent as text; MMS (or None, sends before answers existed) otherwise
     answer_to: int | None  # the reply this send answers (one number, posted in the reply's thread)
+    approval_id: int | None  # the approval request it was sent on
 
     @property
     def delivery_pending(self) -> int:

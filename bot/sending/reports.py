@@ -26,6 +26,7 @@ class ReportKind(StrEnum):
     REPLY = "reply"  # a recipient's reply
     SUPPRESSION_CSV = "suppression_csv"  # the suppression list, by DM to an admin who asked
     SEND_CSV = "send_csv"  # one send's CSV, by DM to a person who asked
+    APPROVAL = "approval"  # an approval request's message(s), posted or updated to show its decision
 
     @property
     def order(self) -> int:
@@ -73,6 +74,15 @@ def answer_refused_key(answer_key: str) -> str:
     return f"answer_refused:{answer_key}"
 
 
+def approval_key(approval_id: int) -> str:
+    return f"approval:{approval_id}"
+
+
+def approval_notice_key(approval_id: int, state: str) -> str:
+    """The requester told of a request's state once (waiting, then its decision)."""
+    return f"approval_notice:{approval_id}:{state}"
+
+
 def asked_key(kind: ReportKind, user_id: str, at: float, send_id: int | None = None) -> str:
     """A file a person asked for: a new report each time they ask."""
     return f"{kind}:{'' if send_id is None else f'{send_id}:'}{user_id}:{at}"
@@ -97,6 +107,11 @@ class ReplyReport:
 
 
 @dataclass(frozen=True)
+class ApprovalReport:
+    approval_id: int
+
+
+@dataclass(frozen=True)
 class FileFor:
     """A CSV by DM to the person who asked (the suppression list, or one send's numbers)."""
 
@@ -104,12 +119,14 @@ class FileFor:
     send_id: int | None = None
 
 
-Payload = Notice | ReplyReport | FileFor  # the other kinds carry nothing: they are read from the store when delivered
+# The other kinds carry nothing: they are read from the store when delivered.
+Payload = Notice | ReplyReport | FileFor | ApprovalReport
 _PAYLOADS: dict[ReportKind, type] = {
     ReportKind.NOTICE: Notice,
     ReportKind.REPLY: ReplyReport,
     ReportKind.SUPPRESSION_CSV: FileFor,
     ReportKind.SEND_CSV: FileFor,
+    ReportKind.APPROVAL: ApprovalReport,
 }
 
 

@@ -89,6 +89,9 @@ def draft_record(review: Review, schedule_tz: str | None = None) -> tuple[dict, 
         "send_at": review.send_at,
         "schedule_tz": schedule_tz if review.send_at else None,
         "texts": review.texts,
+        "credits": review.credits_needed,
+        "balance": review.balance.credits,
+        "approval": review.approval,
     }
     return record, review.numbers, media.content if media else None
 

@@ -16,6 +16,7 @@ from bot.sending.contact_files import ContactsFileError, FileLimits, FileSource,
 from bot.sending.contacts import ContactList, Rejected, parse_text
 from bot.sending.fields import FieldError, normalise_message, validate_sender
 from bot.sending.gateway import ACCOUNT_LEVEL, MAX_CONTACTS_PER_CALL, Gateway, GatewayError
+from bot.sending.guardrails import Assessment
 from bot.sending.media import Media, MediaError, prepare_media, validate_gif_url
 from bot.sending.optouts import has_optout_instruction, with_footer
 from bot.sending.personalise import MissingValue, Personalised, PlaceholderError, Template
@@ -155,6 +156,8 @@ class Review:
     send_at: float | None = None  # scheduled for then; None: sent when confirmed
     texts: list[str] | None = None  # a personal message: each number's own text (``texts[i]`` for ``numbers[i]``)
     personalised: Personalised | None = None
+    approval: str | None = None  # why it needs an approver's OK before it is sent
+    left_today: int | None = None  # what the sender may still send today (a daily limit); None: no limit
 
     @property
     def credits_needed(self) -> float:
@@ -193,6 +196,7 @@ def check(
     quiet: QuietHours | None = None,
     clock: Callable[[], float] = lambda: 0.0,
     calls_per_second: float = 14.0,
+    allowance: Callable[[str, int], Assessment] = lambda user, count: Assessment(),
 ) -> Review:
     """The slow checks. ``uploads`` holds the downloaded files by field; Problems if any field is at fault.
     Reading a file takes a turn at the budget's gate (memory) and stops at its time (a problem naming
@@ -263,6 +267,10 @@ def check(
         optouts_note=optouts_note,
         send_at=form.send_at,
     )
+    assessment = allowance(form.user_id, len(numbers))
+    if assessment.problem:
+        raise Problems({"contacts": assessment.problem})
+    review.approval, review.left_today = assessment.approval, assessment.left_today
     if texts:
         review.texts = [texts[n] for n in numbers]
         review.personalised = describe_personal(numbers, review.texts, MAX_CONTACTS_PER_CALL, calls_per_second)

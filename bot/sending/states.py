@@ -9,3 +9,6 @@ CANCELLED = "cancelled"  # a batch of a cancelled scheduled send
 FINAL_BATCH_STATES = (QUEUED, FAILED, UNKNOWN, EXPIRED)  # a batch in one of these has its outcome
 # A draft's: being checked, ready to confirm, checked with problems, confirmed (it lives on as its send).
 DRAFT_CHECKING, DRAFT_READY, DRAFT_PROBLEMS, DRAFT_SENT = "checking", "ready", "problems", "sent"
+# An approval request's: waiting for an approver, then one of the decisions (each final).
+APPROVAL_WAITING, APPROVAL_APPROVED, APPROVAL_REJECTED = "waiting", "approved", "rejected"
+APPROVAL_EXPIRED, APPROVAL_WITHDRAWN, APPROVAL_REFUSED = "expired", "withdrawn", "refused"  # refused: revoked meanwhile

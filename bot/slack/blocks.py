@@ -19,7 +19,17 @@ from bot.sending.gateway import SMS
 from bot.sending.optouts import MAYBE, OPTOUT
 from bot.sending.records import INBOUND, Exchange
 from bot.sending.schedule import UTC_ZONE, describe, zone
-from bot.sending.states import SEND_CANCELLED, SEND_OPEN, SEND_SCHEDULED
+from bot.sending.states import (
+    APPROVAL_APPROVED,
+    APPROVAL_EXPIRED,
+    APPROVAL_REFUSED,
+    APPROVAL_REJECTED,
+    APPROVAL_WAITING,
+    APPROVAL_WITHDRAWN,
+    SEND_CANCELLED,
+    SEND_OPEN,
+    SEND_SCHEDULED,
+)
 from bot.sending.summary import SendSummary
 from bot.slack.kit import (
     MAX_MESSAGE_TEXT,
@@ -486,3 +496,91 @@ HELP = (
     "Results are posted in the channel you sent from, with details in the thread. "
     "If the bot is not in that channel, you get them by direct message: invite it with `/invite @mms-bot`."
 )
+
+
+# -- approval requests ------------------------------------------------------------------------
+
+ACTION_APPROVE = "mms_approve"
+ACTION_REJECT = "mms_reject"
+ACTION_WITHDRAW = "mms_withdraw"
+DECIDED = {
+    APPROVAL_APPROVED: ":white_check_mark: Approved by <@{by}> on {at}: it is sent.",
+    APPROVAL_REJECTED: ":no_entry_sign: Rejected by <@{by}> on {at}.",
+    APPROVAL_WITHDRAWN: ":leftwards_arrow_with_hook: Withdrawn by <@{by}> on {at}; nothing was sent.",
+    APPROVAL_EXPIRED: ":hourglass: Expired on {at}: nobody decided in time, so nothing was sent.",
+    APPROVAL_REFUSED: ":no_entry_sign: Not sent: <@{requester}> could no longer send MMS when <@{by}> approved it.",
+}
+
+
+def approval_message(approval: dict, for_requester: bool) -> tuple[str, list[dict]]:
+    """A request as the approvers see it (Approve, Reject) or as the person who asked does (Withdraw): who,
+    where, how many, what was left out, the message as sent, the image, credits, the time if scheduled."""
+    review = approval["review"]
+    where = f"<#{approval['channel_id']}>" if approval["channel_id"].startswith(("C", "G")) else "a direct message"
+    head = (
+        f":raised_hand: <@{approval['requester']}> asks to send an MMS to {count(approval['total'], 'number')} "
+        f"in {where} (request `{approval['id']}`), because {escape(approval['why'] or 'it needs approval')}."
+    )
+    left_out = (
+        len(review.get("rejected") or []) + int(review.get("duplicates") or 0) + len(review.get("suppressed") or [])
+    )
+    lines = [head]
+    if left_out:
+        lines.append(f"{count(left_out, 'entry', 'entries')} left out (invalid, duplicate or suppressed).")
+    if review.get("send_at"):
+        lines.append(
+            f":alarm_clock: Scheduled for {describe(review['send_at'], zone(review.get('schedule_tz'), UTC_ZONE))}."
+        )
+    balance = review.get("balance")
+    credits = f"*Credits:* about {review.get('credits', 0):,g}" + (
+        f"; the account had {balance:,g} at the review." if balance is not None else "."
+    )
+    lines.append(credits)
+    if review.get("media_name"):
+        note = f" ({escape(review['media_note'])})" if review.get("media_note") else ""
+        lines.append(f":frame_with_picture: With an image, {escape(review['media_name'])}{note}: in this thread.")
+    texts = review.get("texts")
+    body = (
+        f"*Personal messages*, {count(len(set(texts)), 'distinct text')}; the first:\n{quote(cut(texts[0], 1200, '…'))}"
+        if texts
+        else f"*Message, as it will be sent:*\n{quote(cut(review['message'], 2500, '…'))}"
+    )
+    blocks = [section("\n".join(lines)), section(body)]
+    state = approval["state"]
+    if state == APPROVAL_WAITING:
+        if for_requester:
+            blocks.append(context("Waiting for an approver. Nothing is sent until one approves."))
+            buttons = [_button(ACTION_WITHDRAW, "Withdraw", approval["id"], "danger")]
+        else:
+            buttons = [
+                _button(ACTION_APPROVE, "Approve", approval["id"], "primary"),
+                _button(ACTION_REJECT, "Reject", approval["id"], "danger"),
+            ]
+        blocks.append({"type": "actions", "block_id": f"approval_{approval['id']}", "elements": buttons})
+    else:
+        at = (approval.get("decided_at") or "")[:16].replace("T", " ") + " UTC"
+        decided = DECIDED[state].format(by=approval.get("decided_by"), at=at, requester=approval["requester"])
+        if approval.get("decision_reason"):
+            decided += f" Why: {escape(approval['decision_reason'])}"
+        blocks.append(context(decided))
+    return cut(head.replace("*", ""), MAX_MESSAGE_TEXT), blocks
+
+
+def _button(action_id: str, text: str, value: int, style: str) -> dict:
+    return {"type": "button", "action_id": action_id, "text": plain(text), "value": str(value), "style": style}
+
+
+def approval_line(approval: dict) -> str:
+    """One request in a line, for /mms history: when, who, how many, and what became of it."""
+    state = approval["state"]
+    if state == APPROVAL_WAITING:
+        what = "waiting for approval"
+    else:
+        what = f"{state} by <@{approval['decided_by']}>" if approval.get("decided_by") else state
+        if approval.get("decision_reason"):
+            what += f" (“{escape(cut(approval['decision_reason'], 80, '…'))}”)"
+    sent = f" — send `{approval['send_id']}`" if approval.get("send_id") else ""
+    return (
+        f"• {approval['created_at'][:16].replace('T', ' ')} UTC — <@{approval['requester']}> asked to send to "
+        f"{count(approval['total'], 'number')}: {what} — request `{approval['id']}`{sent}"
+    )

@@ -17,6 +17,7 @@ from bot.sending.states import SEND_CANCELLED, SEND_SCHEDULED
 from bot.sending.summary import summarise
 from bot.slack.blocks import (
     HELP,
+    approval_line,
     cancel_actions,
     conversation_lines,
     history_line,
@@ -25,6 +26,7 @@ from bot.slack.blocks import (
     thread_summary,
 )
 from bot.slack.kit import (
+    MAX_MESSAGE_TEXT,
     MAX_SECTION_TEXT,
     NOT_ON_THE_LIST,
     context,
@@ -124,10 +126,14 @@ def history(services, actor: str, argument: str) -> str:
             "Only admins can see everyone's sends; `/mms history` shows yours.", actor, services.permissions.admins
         )
     sends = services.store.recent_sends(None if everyone else actor, 10)
-    if not sends:
+    requests = services.store.approvals_of(None if everyone else actor, 5)
+    if not sends and not requests:
         return "No sends yet." if everyone else "You have not sent any MMS yet."
     title = "The last 10 sends" if everyone else "Your last 10 sends"
-    return f"*{title}* (details: `/mms status <send id>`):\n" + "\n".join(history_line(send) for send in sends)
+    text = f"*{title}* (details: `/mms status <send id>`):\n" + ("\n".join(history_line(s) for s in sends) or "• none")
+    if requests:
+        text += "\n*Approval requests* (the latest):\n" + "\n".join(approval_line(a) for a in requests)
+    return cut(text, MAX_MESSAGE_TEXT)
 
 
 SCHEDULED_SHOWN = 20  # a block each, with its Cancel button: well within a message's 50
@@ -170,8 +176,15 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
             "Only the person who sent it, or an admin, can see that send.", actor, services.permissions.admins
         ), None
     summary = summarise(services.store, send.id)
+    approved = ""
+    if send.approval_id is not None:
+        approval = services.store.find_approval(send.approval_id) or {}
+        approved = (
+            f"\nAsked for approval by <@{approval.get('requester')}> on {str(approval.get('created_at'))[:16]} UTC; "
+            f"approved by <@{approval.get('decided_by')}> on {str(approval.get('decided_at'))[:16]} UTC."
+        )
     if send.state in (SEND_SCHEDULED, SEND_CANCELLED):  # nothing sent yet (or ever): no results to show
-        head = section(history_line(send) + "\n" + status_line(summary))
+        head = section(history_line(send) + "\n" + status_line(summary) + approved)
         return history_line(send), [head] + ([cancel_actions(send)] if send.state == SEND_SCHEDULED else [])
     rendered = thread_summary(summary)
     text, blocks = rendered.text, rendered.blocks
@@ -180,6 +193,7 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
         blocks = blocks + [section(cut("*Replies and answers* (the latest):\n" + "\n".join(talk), MAX_SECTION_TEXT))]
     head = section(
         history_line(send)
+        + approved
         + (
             "\n" + escape(status_line(summary))
             if not send.purged_at

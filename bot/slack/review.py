@@ -25,6 +25,7 @@ from bot.sending.request import draft_record, form_from_record, form_record, req
 from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
 from bot.sending.schedule import GRACE, UTC_ZONE, zone
 from bot.sending.states import DRAFT_READY, DRAFT_SENT
+from bot.slack import approvals
 from bot.slack.files import FileDownloadError
 from bot.slack.kit import refusal
 from bot.slack.payload import file_ref, metadata, picked_time, state_values, text_value
@@ -143,6 +144,27 @@ def review_submitted(ack, body, context) -> None:
                 "Not scheduled",
                 "The time picked for this send has passed while the review was open, so nothing was scheduled "
                 "or sent. Run `/mms` again and pick a later time (or none, to send at once).",
+            ),
+        )
+        return
+    assessment = services.allowance(user, len(draft["numbers"]))  # again: other sends may have counted meanwhile
+    if assessment.problem:
+        ack(response_action="update", view=notice_view("Not sent", assessment.problem))
+        return
+    if assessment.approval:
+        try:
+            approvals.ask(services, draft_id, user, draft, assessment.approval)  # once per draft
+            services.store.draft_sent(draft_id)
+        except Exception:
+            log.exception("could not record approval request %s", draft_id)
+            ack(response_action="update", view=notice_view("Not sent", CANNOT_RECORD.format(what="this request")))
+            return
+        ack(
+            response_action="update",
+            view=notice_view(
+                "Waiting for approval",
+                f"Nothing is sent yet: {assessment.approval}, so an approver must approve it first. The request "
+                "is in your messages with the app, where you can withdraw it; you are told when it is decided.",
             ),
         )
         return

@@ -265,6 +265,16 @@ def review_view(draft_id: str, review: Review, tz: ZoneInfo = UTC_ZONE, now: flo
     if media_lines:
         blocks.append(section("\n".join(media_lines), block_id="media"))
     blocks.append(section(_credits(review), block_id="credits"))
+    if review.left_today is not None:
+        blocks.append(context(f"Your daily limit: {review.left_today:,} numbers left today, before this send."))
+    if review.approval:
+        blocks.append(
+            section(
+                f":raised_hand: *This send needs an approver's OK*: {escape(review.approval)}. Asking sends nothing: "
+                "an approver sees this review in Slack and approves or rejects it; you are told either way.",
+                block_id="approval",
+            )
+        )
     if review.optouts_note and review.optouts_note not in review.warnings:
         blocks.append(context(escape(review.optouts_note)))
     for warning in review.warnings:
@@ -283,7 +293,15 @@ def review_view(draft_id: str, review: Review, tz: ZoneInfo = UTC_ZONE, now: flo
             ],
         }
     )
-    return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit_label(total, scheduled=bool(review.send_at)))
+    submit = approval_label(total) if review.approval else submit_label(total, scheduled=bool(review.send_at))
+    return _stacked(draft_id, CALLBACK_REVIEW, blocks, submit=submit)
+
+
+def approval_label(total: int) -> str:
+    """``Ask for approval (1,234 numbers)`` where it fits Slack's 24 characters, shorter where not."""
+    numbers = f"{total:,} numbers" if total != 1 else "1 number"
+    candidates = [f"Ask for approval ({numbers})", f"Ask for approval ({total:,})", f"Ask approval ({total:,})"]
+    return next((label for label in candidates if len(label) <= MAX_PLAIN_TITLE), candidates[-1])
 
 
 def submit_label(total: int, scheduled: bool) -> str:

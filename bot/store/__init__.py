@@ -30,11 +30,14 @@ Concurrency rules, each true on both engines and tested on both (tests/store/):
    SQLite: the write lock), so two processes cannot both miss each other (``replies.py``).
 9. **A scheduled send starts once or is cancelled, never both**: both are ``UPDATE sends … WHERE
    state = 'scheduled'``; the first to commit wins, the other finds nothing to change (``schedules.py``).
+10. **An approval request is decided once**, and an approved one's send is recorded in the decision's
+    transaction (``approvals.py``).
 """
 
 from __future__ import annotations
 
 from bot.store.allowlist import Allowlist
+from bot.store.approvals import Approvals
 from bot.store.batches import Batches
 from bot.store.clock import Clock
 from bot.store.delivery import Delivery
@@ -75,6 +78,7 @@ class Store(
     Retention,
     RateLog,
     Templates,
+    Approvals,
 ):
     """Every aggregate's operations over one engine (the aggregates are the modules beside this one)."""
 

@@ -152,6 +152,35 @@ def templates(tx: Tx) -> None:
     tx.execute(f"CREATE TABLE template_audit ({', '.join(_column_sql(tx, *c) for c in audit)})")
 
 
+def approvals(tx: Tx) -> None:
+    """A send that waits for an approver: what was reviewed (kept here, as drafts last an hour), who asked,
+    who decided, when and why, and where the request was posted."""
+    columns = [
+        ("id", "id", ""),
+        ("draft_id", "text", "NOT NULL"),
+        ("requester", "text", "NOT NULL"),
+        ("channel_id", "text", "NOT NULL"),
+        ("state", "text", "NOT NULL"),
+        ("why", "text", ""),
+        ("review", "text", "NOT NULL"),
+        ("numbers", "text", "NOT NULL"),
+        ("media", "blob", ""),
+        ("total", "int", "NOT NULL"),
+        ("created_at", "text", "NOT NULL"),
+        ("expires_at", "real", "NOT NULL"),
+        ("decided_by", "text", ""),
+        ("decided_at", "text", ""),
+        ("decision_reason", "text", ""),
+        ("send_id", "int", ""),
+        ("posts", "text", ""),
+    ]
+    tx.execute(f"CREATE TABLE approvals ({', '.join(_column_sql(tx, *c) for c in columns)})")
+    _index(tx, "idx_approvals_draft", "approvals", "draft_id", unique=True)
+    _index(tx, "idx_approvals_state", "approvals", "state, expires_at")
+    _index(tx, "idx_approvals_requester", "approvals", "requester, id")
+    tx.execute(f"ALTER TABLE sends ADD COLUMN approval_id {tx.dialect.types['int']}")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
@@ -162,6 +191,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (7, "scheduled sends", scheduled_sends),
     (8, "answers to a recipient's reply; personal texts per batch", answers),
     (9, "saved message templates", templates),
+    (10, "approvals before a send", approvals),
 ]
 
 

@@ -37,6 +37,8 @@ class SlackReporter:
         poll: float = 0.5,
         on_delivered: Callable[[str], None] = lambda kind: None,
         on_error: Callable[[str, str], None] = lambda method, error: None,
+        approvals_channel: str | None = None,
+        approvers: frozenset[str] = frozenset(),
     ) -> None:
         self._store = store
         self._owner = instance_id
@@ -44,7 +46,7 @@ class SlackReporter:
         self._on_delivered = on_delivered
         calls = SlackCalls(client, on_error)
         self._uploads = Uploads(calls)
-        self._handlers = Handlers(calls, store, self._uploads)
+        self._handlers = Handlers(calls, store, self._uploads, approvals_channel=approvals_channel, approvers=approvers)
         self._workers = Workers("report", self._round, count=workers, idle=poll)
         self._auth_failure: str | None = None
 

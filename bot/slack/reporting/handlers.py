@@ -7,10 +7,17 @@ import logging
 from collections.abc import Callable
 
 from bot.sending.records import SendRecord
-from bot.sending.reports import FileFor, Notice, ReplyReport, Report, ReportKind
-from bot.sending.states import SEND_OPEN
+from bot.sending.reports import ApprovalReport, FileFor, Notice, ReplyReport, Report, ReportKind
+from bot.sending.states import APPROVAL_WAITING, SEND_OPEN
 from bot.sending.summary import summarise
-from bot.slack.blocks import notice, reply_message, results_csv, thread_summary, write_suppression_csv
+from bot.slack.blocks import (
+    approval_message,
+    notice,
+    reply_message,
+    results_csv,
+    thread_summary,
+    write_suppression_csv,
+)
 from bot.slack.reporting.calls import Refused, SlackCalls
 from bot.slack.reporting.fallbacks import SendMessages
 from bot.slack.reporting.uploads import Uploads, csv_file
@@ -22,10 +29,20 @@ CSV_TITLE = "Every number and what happened to it"
 
 
 class Handlers:
-    def __init__(self, calls: SlackCalls, store, uploads: Uploads) -> None:
+    def __init__(
+        self,
+        calls: SlackCalls,
+        store,
+        uploads: Uploads,
+        *,
+        approvals_channel: str | None = None,
+        approvers: frozenset[str] = frozenset(),
+    ) -> None:
         self._calls = calls
         self._store = store
         self._uploads = uploads
+        self._approvals_channel = approvals_channel
+        self._approvers = approvers
         self._messages = SendMessages(calls, store)
         # A send's reports, by kind (each gets the send as it is now, and the report).
         self._for_send: dict[ReportKind, Callable[[SendRecord, Report], None]] = {
@@ -45,6 +62,7 @@ class Handlers:
             ReportKind.REPLY: self._standalone_reply,
             ReportKind.SEND_CSV: self._send_csv_for,
             ReportKind.SUPPRESSION_CSV: self._suppression_csv_for,
+            ReportKind.APPROVAL: self._approval,
         }
 
     def deliver(self, report: Report) -> None:
@@ -139,3 +157,45 @@ class Handlers:
         with csv_file(lambda out: write_suppression_csv(self._store.iter_suppressions(), out)) as path:
             file_id = self._uploads.upload(path, "mms-suppression-list.csv")
             self._uploads.share(file_id, "Every suppressed number", self._calls.dm(payload.user_id))
+
+    # -- approval requests -----------------------------------------------------------------------
+
+    def _approval(self, report: Report) -> None:
+        """Posted to MMS_APPROVALS_CHANNEL (or each approver's DM) and to the requester's DM, once each (what was
+        posted is recorded as it goes, so a retry posts only what is missing); once decided, every copy shows it."""
+        payload = report.payload
+        assert isinstance(payload, ApprovalReport)
+        approval = self._store.find_approval(payload.approval_id)
+        if approval is None:
+            return
+        posts = [list(post) for post in approval["posts"]]
+        posted = {post[0] for post in posts}
+        for channel, for_requester in self._approval_targets(approval):
+            if channel in posted:
+                continue
+            text, blocks = approval_message(approval, for_requester)
+            try:
+                ts = self._calls(self._calls.client.chat_postMessage, channel=channel, text=text, blocks=blocks)["ts"]
+            except Refused as refused:
+                log.error("Slack refused approval request %d in %s (%s)", approval["id"], channel, refused.error)
+                continue
+            posts.append([channel, ts, for_requester])
+            self._store.set_approval_posts(approval["id"], posts)
+            media = self._store.approval_media(approval["id"])
+            if media is not None:
+                file_id = self._uploads.upload(media, approval["review"].get("media_name") or "image.jpg")
+                self._uploads.share(file_id, IMAGE_TITLE, channel, ts)
+        if approval["state"] != APPROVAL_WAITING:
+            for channel, ts, for_requester in posts:
+                text, blocks = approval_message(approval, for_requester)
+                self._calls(self._calls.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def _approval_targets(self, approval: dict) -> list[tuple[str, bool]]:
+        """(channel, whether it is the requester's copy): the approvers' channel or DMs, then the requester."""
+        if self._approvals_channel:
+            targets = [(self._approvals_channel, False)]
+        else:
+            targets = [
+                (self._calls.dm(user), False) for user in sorted(self._approvers) if user != approval["requester"]
+            ]
+        return targets + [(self._calls.dm(approval["requester"]), True)]
