@@ -56,6 +56,17 @@ class TestDatabase:
         self.rows(sql, args)
 
 
+def pytest_collection_modifyitems(config, items):
+    """``sqlite_only`` tests run once, on SQLite: their PostgreSQL half is deselected (not skipped)."""
+    kept, dropped = [], []
+    for item in items:
+        engine = getattr(getattr(item, "callspec", None), "params", {}).get("database")
+        (dropped if engine == "postgresql" and item.get_closest_marker("sqlite_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 DATABASES: dict[Path, TestDatabase] = {}  # tmp_path → the test's database, for tests.e2e.harness.db_rows
 
 

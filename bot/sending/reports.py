@@ -152,3 +152,4 @@ class Report:
     kind: ReportKind
     attempts: int
     payload: Payload | None
+    wanted: int = 0  # how often it had been made due when claimed (see the outbox's ``report_done``)

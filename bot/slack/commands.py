@@ -179,9 +179,11 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
     approved = ""
     if send.approval_id is not None:
         approval = services.store.find_approval(send.approval_id) or {}
+        asked_at = str(approval.get("created_at"))[:16].replace("T", " ")
+        decided_at = str(approval.get("decided_at"))[:16].replace("T", " ")
         approved = (
-            f"\nAsked for approval by <@{approval.get('requester')}> on {str(approval.get('created_at'))[:16]} UTC; "
-            f"approved by <@{approval.get('decided_by')}> on {str(approval.get('decided_at'))[:16]} UTC."
+            f"\nAsked for approval by <@{approval.get('requester')}> on {asked_at} UTC; "
+            f"approved by <@{approval.get('decided_by')}> on {decided_at} UTC."
         )
     if send.state in (SEND_SCHEDULED, SEND_CANCELLED):  # nothing sent yet (or ever): no results to show
         head = section(history_line(send) + "\n" + status_line(summary) + approved)

@@ -181,6 +181,12 @@ def approvals(tx: Tx) -> None:
     tx.execute(f"ALTER TABLE sends ADD COLUMN approval_id {tx.dialect.types['int']}")
 
 
+def reports_wanted(tx: Tx) -> None:
+    """A report made due again while it is being delivered must be delivered again: ``wanted`` counts the
+    times it was made due, and a delivery only settles the count it was claimed at."""
+    tx.execute(f"ALTER TABLE reports ADD COLUMN wanted {tx.dialect.types['int']} DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
@@ -192,6 +198,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (8, "answers to a recipient's reply; personal texts per batch", answers),
     (9, "saved message templates", templates),
     (10, "approvals before a send", approvals),
+    (11, "a report due again while delivered is delivered again", reports_wanted),
 ]
 
 

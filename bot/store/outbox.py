@@ -20,14 +20,17 @@ from bot.store.engine import Tx
 def due(
     tx: Tx, key: str, send_id: int | None, kind: ReportKind, delay: float = 0.0, payload: Payload | None = None
 ) -> None:
-    """Make a report due (again): a report already due keeps its place, a delivered one is re-armed."""
+    """Make a report due (again): a report already due keeps its place, a delivered one is re-armed, and one
+    being delivered right now is delivered once more after (its ``wanted`` count moved on: what it shows may
+    have changed after the deliverer read it)."""
     tx.execute(
-        f"""INSERT INTO reports (key, send_id, kind, payload, created_at, due_at, attempts)
-            VALUES (:key, :send_id, :kind, :payload, :at, :due_at, 0)
+        f"""INSERT INTO reports (key, send_id, kind, payload, created_at, due_at, attempts, wanted)
+            VALUES (:key, :send_id, :kind, :payload, :at, :due_at, 0, 0)
             ON CONFLICT (key) DO UPDATE SET done_at = NULL,
                 due_at = {tx.dialect.smaller("COALESCE(reports.due_at, excluded.due_at)", "excluded.due_at")},
-                payload = COALESCE(excluded.payload, reports.payload)
-            WHERE reports.done_at IS NOT NULL OR excluded.due_at < reports.due_at""",
+                payload = COALESCE(excluded.payload, reports.payload),
+                wanted = COALESCE(reports.wanted, 0) + 1
+            WHERE reports.done_at IS NOT NULL OR excluded.due_at < reports.due_at OR reports.owner IS NOT NULL""",
         {
             "key": key,
             "send_id": send_id,
@@ -42,11 +45,12 @@ def due(
 def due_paced(tx: Tx, key: str, send_id: int, kind: ReportKind) -> None:
     """Due again, but not sooner than the kind's pacing after it was last delivered (Slack paces edits)."""
     tx.execute(
-        f"""INSERT INTO reports (key, send_id, kind, created_at, due_at, attempts)
-            VALUES (:key, :send_id, :kind, :at, :now, 0)
+        f"""INSERT INTO reports (key, send_id, kind, created_at, due_at, attempts, wanted)
+            VALUES (:key, :send_id, :kind, :at, :now, 0, 0)
             ON CONFLICT (key) DO UPDATE SET done_at = NULL,
-                due_at = {tx.dialect.larger("excluded.due_at", "COALESCE(reports.delivered_at, 0) + :every")}
-            WHERE reports.done_at IS NOT NULL""",
+                due_at = {tx.dialect.larger("excluded.due_at", "COALESCE(reports.delivered_at, 0) + :every")},
+                wanted = COALESCE(reports.wanted, 0) + 1
+            WHERE reports.done_at IS NOT NULL OR reports.owner IS NOT NULL""",
         {"key": key, "send_id": send_id, "kind": str(kind), "at": tx.now_iso, "now": tx.now, "every": kind.pacing},
     )
 
@@ -81,32 +85,43 @@ class Outbox(Aggregate):
             if send_id is None:
                 rows = tx.all(
                     f"UPDATE reports SET owner = :owner, lease_until = :until WHERE id = :id AND {free}"
-                    " RETURNING id, send_id, kind, attempts, payload",
+                    " RETURNING id, send_id, kind, attempts, payload, wanted",
                     {**args, "id": report_id},
                 )
             else:
                 tx.execute(f"SELECT id FROM sends WHERE id = :send_id {tx.dialect.lock_suffix}", {"send_id": send_id})
                 rows = tx.all(  # checked again under the send's lock: another claimer may have just taken it
                     f"UPDATE reports SET owner = :owner, lease_until = :until WHERE send_id = :send_id AND {free}"
-                    f" AND {send_free.replace('r.send_id', ':send_id')} RETURNING id, send_id, kind, attempts, payload",
+                    f" AND {send_free.replace('r.send_id', ':send_id')}"
+                    " RETURNING id, send_id, kind, attempts, payload, wanted",
                     {**args, "send_id": send_id},
                 )
         reports = []
-        for report_id, send_id, kind, attempts, payload in rows:
+        for report_id, send_id, kind, attempts, payload, wanted in rows:
             known = ReportKind(kind)
             reports.append(
-                Report(report_id, send_id, known, attempts, payload_of(known, json.loads(payload or "null")))
+                Report(
+                    report_id, send_id, known, attempts, payload_of(known, json.loads(payload or "null")), wanted or 0
+                )
             )
         return sorted(reports, key=lambda r: (r.kind.order, r.id))
 
-    def report_done(self, report_id: int, *, tx: Tx | None = None) -> None:
+    def report_done(self, report: Report, *, tx: Tx | None = None) -> bool:
+        """Delivered as it was when claimed. False when it was made due again meanwhile: it stays due (paced as
+        its kind is) and is delivered once more."""
         with self._tx(tx) as tx:
-            tx.execute(
-                "UPDATE reports SET done_at = :now, delivered_at = :now, owner = NULL, lease_until = NULL, last_error "
-                "= NULL"
-                " WHERE id = :id",
-                {"now": tx.now, "id": report_id},
+            done = tx.one(
+                "UPDATE reports SET done_at = :now, delivered_at = :now, owner = NULL, lease_until = NULL,"
+                " last_error = NULL WHERE id = :id AND COALESCE(wanted, 0) = :wanted RETURNING id",
+                {"now": tx.now, "id": report.id, "wanted": report.wanted},
             )
+            if done is None:
+                tx.execute(
+                    "UPDATE reports SET delivered_at = :now, owner = NULL, lease_until = NULL, last_error = NULL,"
+                    " due_at = :again WHERE id = :id",
+                    {"now": tx.now, "again": tx.now + report.kind.pacing, "id": report.id},
+                )
+        return done is not None
 
     def report_retry(self, report_id: int, delay: float, error: str, *, tx: Tx | None = None) -> None:
         """Slack said "later": this report, and every other of its send, waits ``delay`` seconds."""

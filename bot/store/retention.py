@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.sending.states import SEND_CANCELLED, SEND_DONE
+from bot.sending.states import APPROVAL_WAITING, SEND_CANCELLED, SEND_DONE
 from bot.store.base import Aggregate
 from bot.store.clock import iso
 
@@ -36,6 +36,12 @@ class Retention(Aggregate):
                 "SELECT id FROM sends WHERE state IN (:done, :cancelled) AND purged_at IS NULL"
                 " AND finished_at < :cutoff ORDER BY id",
                 {"done": SEND_DONE, "cancelled": SEND_CANCELLED, "cutoff": cutoff},
+            )
+        with self._tx(None) as tx:  # decided approval requests: their copied numbers and image too
+            tx.execute(
+                "UPDATE approvals SET media = NULL, numbers = '[]' WHERE state != :waiting AND created_at < :cutoff"
+                " AND (media IS NOT NULL OR numbers != '[]')",
+                {"waiting": APPROVAL_WAITING, "cutoff": cutoff},
             )
         purged = deleted = 0
         for send_id in ids:

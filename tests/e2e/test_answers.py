@@ -4,11 +4,15 @@ import json
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
 from tests.e2e.harness import ADMIN, form, view_submission
 from tests.e2e.test_send import png, wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import flatten
+
+# The features' store sides are tested on both engines in tests/store/.
+pytestmark = pytest.mark.sqlite_only
 
 SECRET = "whsec-0123456789abcdefXYZ"
 

@@ -3,6 +3,8 @@
 import threading
 import time
 
+import pytest
+
 from tests.e2e.harness import ADMIN, form
 from tests.e2e.test_send import numbers, wait_finished
 from tests.fakes.server import wait_for
@@ -30,6 +32,7 @@ def responses(slack):
     return [r.get("text", "") for r in slack.responses]
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_below_the_threshold_sends_as_today_and_above_nothing_goes_out_until_approved(bot_factory, slack, cellcast):
     bot = bot_factory(**APPROVERS)
     bot.command("allow UBOB")
@@ -79,6 +82,7 @@ def test_the_requester_and_strangers_cannot_approve_and_two_approvers_at_once_se
     wait_for(lambda: sum("already decided" in r for r in responses(slack)) == 2)
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_a_rejection_asks_why_and_tells_the_requester_and_a_withdrawal_sends_nothing(bot_factory, slack, cellcast):
     bot = bot_factory(**APPROVERS)
     bot.command("allow UBOB")
@@ -118,6 +122,7 @@ def test_a_rejection_asks_why_and_tells_the_requester_and_a_withdrawal_sends_not
     assert cellcast.calls == []
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_an_undecided_request_expires_and_says_so(bot_factory, slack, cellcast):
     bot = bot_factory(**APPROVERS, MMS_APPROVAL_HOURS="0.0005")  # 1.8 seconds
     bot.command("allow UBOB")
@@ -130,6 +135,7 @@ def test_an_undecided_request_expires_and_says_so(bot_factory, slack, cellcast):
     assert "already decided: expired" in responses(slack)[-1] and cellcast.calls == []
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_approving_a_scheduled_send_keeps_its_time_and_a_revoked_requester_is_not_sent(bot_factory, slack, cellcast):
     bot = bot_factory(**APPROVERS, MMS_QUIET_HOURS="")
     bot.command("allow UBOB")
@@ -151,6 +157,7 @@ def test_approving_a_scheduled_send_keeps_its_time_and_a_revoked_requester_is_no
     assert slack.channel_posts("C2") == [] and len(cellcast.calls) == 1
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_a_daily_limit_reached_exactly_then_exceeded_is_refused_on_the_review(bot_factory, slack, cellcast):
     bot = bot_factory(MMS_DAILY_LIMIT="5")
     bot.command("allow UBOB")
@@ -167,6 +174,7 @@ def test_a_daily_limit_reached_exactly_then_exceeded_is_refused_on_the_review(bo
     assert len(cellcast.all_contacts()) == 12
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_over_the_daily_limit_with_approvals_on_needs_approval_whatever_its_size(bot_factory, slack, cellcast):
     bot = bot_factory(**{**APPROVERS, "MMS_APPROVAL_ABOVE": "100"}, MMS_DAILY_LIMIT="2")
     bot.command("allow UBOB")

@@ -2,10 +2,15 @@
 
 from collections import Counter
 
+import pytest
+
 from tests.e2e.harness import form
 from tests.e2e.test_review import text_of
 from tests.e2e.test_send import problem, wait_finished
 from tests.fakes.slack import flatten
+
+# The features' store sides are tested on both engines in tests/store/.
+pytestmark = pytest.mark.sqlite_only
 
 MESSAGE = "Hi ((first name)) from ((suburb))((vip?? Your seat is kept.))"
 

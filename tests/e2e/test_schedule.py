@@ -35,9 +35,10 @@ def answers(slack) -> list[str]:
     return [r.get("text", "") for r in slack.responses]
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_a_scheduled_send_waits_for_its_time_then_the_same_message_carries_on(bot_factory, slack, cellcast):
     bot = bot_factory(**QUIET_OFF)
-    send_at, review = schedule(bot, "0400000001, 0400000002, 0400000003", 4)
+    send_at, review = schedule(bot, "0400000001, 0400000002, 0400000003", 3)
     assert review["submit"]["text"] == "Schedule for 3 numbers"
     assert "Scheduled for" in flatten(review["blocks"]) and "AEDT" in flatten(review["blocks"])  # the sender's zone
     # At once: the channel message says when, with Cancel; nothing at the gateway.
@@ -58,11 +59,12 @@ def test_a_scheduled_send_waits_for_its_time_then_the_same_message_carries_on(bo
     assert "scheduled for" in bot.command("history").json()["text"]
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_cancel_before_its_time_sends_nothing_and_says_who_a_stranger_and_a_second_cancel_are_answered(
     bot_factory, slack, cellcast
 ):
     bot = bot_factory(**QUIET_OFF)
-    send_at, _ = schedule(bot, "0400000001", 5)
+    send_at, _ = schedule(bot, "0400000001", 4)
     wait_for(lambda: slack.channel_posts("C1"))
     blocks = channel_message(slack)["blocks"]
     bot.click(blocks, "mms_cancel_scheduled", user="USTRANGER")
@@ -83,6 +85,7 @@ def test_cancel_before_its_time_sends_nothing_and_says_who_a_stranger_and_a_seco
     assert "cancelled by <@UADMIN>" in bot.command("history").json()["text"]
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_cancel_after_it_started_is_too_late_and_it_carries_on(bot_factory, slack, cellcast):
     bot = bot_factory(**QUIET_OFF)
     cellcast.latency = 1.0
@@ -96,13 +99,14 @@ def test_cancel_after_it_started_is_too_late_and_it_carries_on(bot_factory, slac
     assert "1 queued" in flatten(wait_finished(slack).params)
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_at_its_time_a_revoked_sender_is_not_sent_and_numbers_suppressed_since_are_left_out(
     bot_factory, slack, cellcast
 ):
     bot = bot_factory(**QUIET_OFF)
     assert "can now send" in bot.command("allow UBOB").json()["text"]
-    schedule(bot, "0400000001", 5, user="UBOB", channel="CB", view_id="VB")
-    schedule(bot, "0400000002, 0400000003", 5, channel="CA", view_id="VA")
+    schedule(bot, "0400000001", 4, user="UBOB", channel="CB", view_id="VB")
+    schedule(bot, "0400000002, 0400000003", 4, channel="CA", view_id="VA")
     assert "can no longer send" in bot.command("revoke UBOB").json()["text"]
     assert "now suppressed" in bot.command("suppress 0400000003 asked by phone").json()["text"]
     revoked = wait_finished(slack, "CB", timeout=20)
@@ -113,15 +117,17 @@ def test_at_its_time_a_revoked_sender_is_not_sent_and_numbers_suppressed_since_a
     assert cellcast.all_contacts() == ["+61400000002"]
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_a_balance_too_low_at_its_time_sends_nothing_and_says_so(bot_factory, slack, cellcast):
     bot = bot_factory(**QUIET_OFF)
-    schedule(bot, "0400000001, 0400000002", 4)
+    schedule(bot, "0400000001, 0400000002", 3)
     cellcast.mms_balance = 1  # spent elsewhere since the review
     reply = wait_finished(slack, timeout=20)
     assert "MMS balance (1 credits) was lower than it needs (about 2)" in flatten(reply.params)
     assert cellcast.calls == []
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 @pytest.mark.parametrize("down_for_longer", [False, True], ids=["back-within-resume", "back-too-late"])
 def test_a_bot_down_at_the_due_time_sends_when_back_only_within_resume_within(
     bot_factory, slack, cellcast, down_for_longer
@@ -158,6 +164,7 @@ def test_two_processes_start_each_scheduled_send_once(bot_factory, slack, cellca
     assert all(len(slack.thread_replies(f"C{i}")) == 1 for i in range(5))
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_a_time_past_or_too_far_ahead_is_refused_on_the_form(bot, cellcast):
     response = bot.submit(form(contacts="0400000001", send_at=time.time() - 3600))
     assert response.json()["response_action"] == "errors"
@@ -167,6 +174,7 @@ def test_a_time_past_or_too_far_ahead_is_refused_on_the_form(bot, cellcast):
     assert cellcast.calls == []
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_quiet_hours_warning_on_the_review(bot_factory, slack):
     bot = bot_factory(MMS_QUIET_HOURS="00:00-23:59")
     bot.submit(form(contacts="0400000001", send_at=time.time() + 3600))
@@ -175,6 +183,7 @@ def test_quiet_hours_warning_on_the_review(bot_factory, slack):
     assert review["submit"]["text"] == "Schedule for 1 number"  # a warning: the sender may go on
 
 
+@pytest.mark.sqlite_only  # store side on both engines: tests/store/
 def test_mms_scheduled_lists_yours_and_admins_see_everyones_with_cancel(bot_factory, slack):
     bot = bot_factory(**QUIET_OFF)
     bot.command("allow UBOB")

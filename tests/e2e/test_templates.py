@@ -3,9 +3,14 @@
 import json
 from urllib.parse import urlencode
 
+import pytest
+
 from tests.e2e.harness import ADMIN, form, view_submission
 from tests.fakes.server import wait_for
 from tests.fakes.slack import flatten
+
+# The features' store sides are tested on both engines in tests/store/.
+pytestmark = pytest.mark.sqlite_only
 
 
 def view_action(bot, view, action: dict, user=ADMIN):

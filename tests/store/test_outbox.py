@@ -31,7 +31,7 @@ def test_concurrent_deliverers_never_hold_reports_of_one_send_at_once(stores):
                 holding[send_id] = name
             for report in reports:
                 delivered.append((send_id, report.kind))
-                store.report_done(report.id)
+                store.report_done(report)
             with guard:
                 holding.pop(send_id, None)
 
@@ -82,3 +82,44 @@ def test_a_kind_this_version_does_not_know_is_left_for_one_that_does(store):
     claimed = store.claim_reports("p1", 10)
     assert [r.payload for r in claimed] == [Notice("hello")]
     assert store.claim_reports("p1", 10) == []  # and it is never claimed, nor anything blocked behind it
+
+
+def test_a_report_made_due_again_while_it_is_delivered_is_delivered_once_more(stores, clock):
+    """The deliverer read the state before the change: marking it done would lose the change (an approval
+    decided just after its request was posted once showed as waiting for ever)."""
+    from bot.sending.reports import ApprovalReport, approval_key
+    from bot.store import outbox
+
+    a, b = stores(), stores()
+    with a.transaction() as tx:
+        outbox.due(tx, approval_key(1), None, ReportKind.APPROVAL, payload=ApprovalReport(1))
+    (claimed,) = a.claim_reports("p1", 10)
+    with b.transaction() as tx:  # another process decides meanwhile: the message must show it
+        outbox.due(tx, approval_key(1), None, ReportKind.APPROVAL, payload=ApprovalReport(1))
+    assert not a.report_done(claimed)
+    (again,) = a.claim_reports("p1", 10)
+    assert again.id == claimed.id and again.payload == ApprovalReport(1)
+    assert a.report_done(again) and a.claim_reports("p1", 10) == []
+    with a.transaction() as tx:  # delivered and due again later: re-armed as before
+        outbox.due(tx, approval_key(1), None, ReportKind.APPROVAL, payload=ApprovalReport(1))
+    assert [r.id for r in a.claim_reports("p1", 10)] == [claimed.id]
+
+
+def test_a_progress_edit_made_due_while_one_is_delivered_comes_after_its_pacing(store, clock):
+    from bot.sending.reports import send_key
+    from bot.store import outbox
+
+    send_id = make_send(store, batches=2)
+    with store.transaction() as tx:
+        outbox.due_paced(tx, send_key(ReportKind.PROGRESS, send_id), send_id, ReportKind.PROGRESS)
+    claimed = store.claim_reports("p1", 10)
+    progress = next(r for r in claimed if r.kind == ReportKind.PROGRESS)
+    for report in claimed:
+        if report is not progress:
+            assert store.report_done(report)
+    with store.transaction() as tx:  # a batch finished while the progress edit was on its way
+        outbox.due_paced(tx, send_key(ReportKind.PROGRESS, send_id), send_id, ReportKind.PROGRESS)
+    assert not store.report_done(progress)
+    assert [r.kind for r in store.claim_reports("p1", 10)] == []  # not before the pacing
+    clock.advance(ReportKind.PROGRESS.pacing + 0.1)
+    assert [r.kind for r in store.claim_reports("p1", 10)] == [ReportKind.PROGRESS]

@@ -105,7 +105,12 @@ class SlackReporter:
                 self._store.report_retry(report.id, backoff(report.attempts), f"{type(exc).__name__}: {exc}")
                 self._retry(reports[index + 1 :], backoff(report.attempts), "waiting for an earlier report")
                 return
-            self._store.report_done(report.id)
+            if not self._store.report_done(report):
+                log.info(
+                    "report %s of send %s changed while it was delivered; delivering it again",
+                    report.kind,
+                    report.send_id,
+                )
             self._on_delivered(report.kind)
 
     def _retry(self, reports: list[Report], delay: float, why: str) -> None:

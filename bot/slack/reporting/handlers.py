@@ -188,7 +188,12 @@ class Handlers:
         if approval["state"] != APPROVAL_WAITING:
             for channel, ts, for_requester in posts:
                 text, blocks = approval_message(approval, for_requester)
-                self._calls(self._calls.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+                try:
+                    self._calls(self._calls.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+                except Refused as refused:  # deleted, or the channel archived: the other copies still say it
+                    log.warning(
+                        "could not update approval request %d in %s (%s)", approval["id"], channel, refused.error
+                    )
 
     def _approval_targets(self, approval: dict) -> list[tuple[str, bool]]:
         """(channel, whether it is the requester's copy): the approvers' channel or DMs, then the requester."""
