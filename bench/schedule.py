@@ -25,7 +25,7 @@ from tests.fakes.slack import FakeSlack
 QUIET_OFF = {"MMS_QUIET_HOURS": "", "LOG_LEVEL": "WARNING"}
 
 
-def due_delays(sends: int, spread: float, instances: int, server) -> list[float]:
+def due_delays(sends: int, spread: float, instances: int, server, lead: float = 10.0) -> list[float]:
     """Seconds from each send's time to its first call at the gateway."""
     slack, cellcast = FakeSlack().start(), FakeCellcast().start()
     try:
@@ -36,7 +36,7 @@ def due_delays(sends: int, spread: float, instances: int, server) -> list[float]
             ]
             try:
                 # Time to fill in every form first (a few per second), then the sends fall due across `spread`.
-                first_due = time.time() + 10 + sends * 0.25
+                first_due = time.time() + lead + sends * 0.25
                 due = {}
                 for i in range(sends):
                     number = f"04{i:08d}"
@@ -88,7 +88,7 @@ def idle_cpu_per_hour(waiting: int, window: float, server) -> float:
             bot = BotProcess(slack, cellcast, url, Path(tmp) / "bot.log", CELLCAST_SYNC_SECONDS="86400", **QUIET_OFF)
             bot.start()
             try:
-                time.sleep(3)  # its start-up (the channel messages of the waiting sends are posted) is not idling
+                time.sleep(1 if window < 5 else 3)  # its start-up (posting the waiting sends' messages) is not idling
                 wait_for(lambda: bot.metrics().get("mms_reports_due", 1) == 0, timeout=300)
                 before = cpu_seconds(bot.process.pid)
                 time.sleep(window)
@@ -107,7 +107,7 @@ def run(quick: bool = False, database_url: str = "throwaway") -> None:
     with postgres_server(None if quick else database_url) as server:
         engines = [("SQLite", None, 1)] + ([] if quick else [("PostgreSQL", server, 2)])
         for name, engine_server, instances in engines:
-            delays = due_delays(sends, spread, instances, engine_server)
+            delays = due_delays(sends, spread, instances, engine_server, lead=2.0 if quick else 10.0)
             rows.append(
                 (
                     name,
@@ -120,8 +120,8 @@ def run(quick: bool = False, database_url: str = "throwaway") -> None:
                 )
             )
         table(f"Scheduled sends: due time → first gateway call ({sends} due within {spread:.0f} s)", rows)
-        window = 5.0 if quick else 60.0
-        waiting = 50 if quick else 1000
+        window = 1.0 if quick else 60.0
+        waiting = 20 if quick else 1000
         cpu = [("sends waiting", "CPU per hour (idle process)")]
         for count in (0, waiting):
             cpu.append((f"{count:,}", f"{idle_cpu_per_hour(count, window, None):.1f} s"))

@@ -12,15 +12,21 @@ from bot.app import build
 from bot.config import Settings
 from bot.web import EVENTS_PATH, wsgi_app
 from tests.e2e.harness import ADMIN, CELLCAST_KEY, SIGNING_SECRET, sign
+from tests.fakes.cellcast import FakeCellcast
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 WEBHOOK_SECRET = "whsec-0123456789abcdefXYZ"
 
 
 class InProcess:
-    def __init__(self, http: httpx.Client, bot, slack: FakeSlack) -> None:
-        self.http, self.bot, self.slack = http, bot, slack
+    def __init__(self, http: httpx.Client, bot, slack: FakeSlack, cellcast: FakeCellcast) -> None:
+        self.http, self.bot, self.slack, self.cellcast = http, bot, slack, cellcast
         self.services = bot.services
+
+    def close(self) -> None:
+        self.bot.close()
+        self.slack.stop()
+        self.cellcast.stop()
 
     def payload(self, payload: dict) -> httpx.Response:
         body = urlencode({"payload": json.dumps(payload)}).encode()
@@ -55,7 +61,10 @@ class InProcess:
 
 
 def in_process(tmp_path, **env) -> tuple[InProcess, FakeSlack]:
+    """The bot's app against a loopback Slack and Cellcast (a review's checks read Cellcast's balance and
+    opt-outs: a Cellcast that answers keeps them quick)."""
     slack = FakeSlack().start()
+    cellcast = FakeCellcast().start()
     bot = build(
         Settings.from_env(
             {
@@ -63,7 +72,7 @@ def in_process(tmp_path, **env) -> tuple[InProcess, FakeSlack]:
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                 "SLACK_API_URL": slack.api_url,
                 "CELLCAST_API_KEY": CELLCAST_KEY,
-                "CELLCAST_API_URL": "http://127.0.0.1:9",
+                "CELLCAST_API_URL": cellcast.base_url,
                 "DATABASE_PATH": str(tmp_path / "bot.db"),
                 "MMS_ADMINS": ADMIN,
                 "CELLCAST_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -79,20 +88,18 @@ def in_process(tmp_path, **env) -> tuple[InProcess, FakeSlack]:
         webhook_secret=WEBHOOK_SECRET,
     )
     http = httpx.Client(transport=httpx.WSGITransport(app=application), base_url="http://bot")
-    return InProcess(http, bot, slack), slack
+    return InProcess(http, bot, slack, cellcast), slack
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    inproc, slack = in_process(tmp_path_factory.mktemp("inproc"))
+    inproc, _ = in_process(tmp_path_factory.mktemp("inproc"))
     yield inproc.http
-    inproc.bot.close()
-    slack.stop()
+    inproc.close()
 
 
 @pytest.fixture
 def app(tmp_path):
-    inproc, slack = in_process(tmp_path)
+    inproc, _ = in_process(tmp_path)
     yield inproc
-    inproc.bot.close()
-    slack.stop()
+    inproc.close()

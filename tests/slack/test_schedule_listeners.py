@@ -25,9 +25,8 @@ def make_app(tmp_path):
         return inproc
 
     yield make
-    for inproc, slack in made:
-        inproc.bot.close()
-        slack.stop()
+    for inproc, _ in made:
+        inproc.close()
 
 
 def review_of(app, values) -> dict:
