@@ -9,7 +9,7 @@ for them too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 
@@ -35,10 +35,6 @@ class Guardrails:
         """Local midnight of the day ``now`` falls in (a day may be 23 or 25 hours long: the zone says)."""
         local = datetime.fromtimestamp(now, self.tz)
         return datetime.combine(local.date(), time(0), self.tz).timestamp()
-
-    def next_day(self, now: float) -> float:
-        local = datetime.fromtimestamp(now, self.tz)
-        return datetime.combine(local.date() + timedelta(days=1), time(0), self.tz).timestamp()
 
     def assess(self, count: int, used_today: int, is_admin: bool) -> Assessment:
         limited = self.daily_limit is not None and (self.limit_admins or not is_admin)

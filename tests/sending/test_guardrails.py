@@ -30,5 +30,5 @@ def test_the_daily_limit_allows_exactly_what_is_left_and_refuses_more_or_asks_fo
 
 def test_the_day_starts_at_local_midnight_even_on_a_day_of_23_hours():
     change = datetime(2026, 10, 4, 12, 0, tzinfo=SYDNEY).timestamp()  # 02:00 became 03:00 that morning
-    start, end = rails().day_start(change), rails().next_day(change)
+    start, end = rails().day_start(change), rails().day_start(change + 86400)
     assert datetime.fromtimestamp(start, SYDNEY).hour == 0 and end - start == 23 * 3600

@@ -35,25 +35,3 @@ def test_a_template_is_deleted_once_with_who_deleted_it_recorded(store):
     assert store.delete_template(template["id"], "UADMIN") is None
     assert store.find_template(template["id"]) is None and store.list_templates() == []
     assert store.template_audit()[-1]["action"] == "delete" and store.template_audit()[-1]["actor"] == "UADMIN"
-
-
-def test_a_daily_count_is_the_numbers_recorded_since_a_time_and_resets_with_the_day(store, clock):
-    from zoneinfo import ZoneInfo
-
-    from bot.sending.guardrails import Guardrails
-    from bot.store.clock import iso
-
-    rails = Guardrails(None, 5, False, ZoneInfo("Australia/Sydney"))
-    store.create_send({"view_id": "A", "user_id": "U1", "channel_id": "C1", "message": "x"}, None, [["400000001"] * 3])
-    later = store.create_send(
-        {"view_id": "B", "user_id": "U1", "channel_id": "C1", "message": "x", "send_at": clock.now() + 60},
-        None,
-        [["400000002"]],
-    )
-    store.create_send({"view_id": "C", "user_id": "U2", "channel_id": "C1", "message": "x"}, None, [["400000003"]])
-    today = iso(rails.day_start(clock.now()))
-    assert store.numbers_recorded_since("U1", today) == 4  # a scheduled send counts the day it was confirmed
-    store.cancel_scheduled(later, "U1")
-    assert store.numbers_recorded_since("U1", today) == 3  # a cancelled one does not
-    clock.advance(rails.next_day(clock.now()) - clock.now() + 1)  # past local midnight
-    assert store.numbers_recorded_since("U1", iso(rails.day_start(clock.now()))) == 0
