@@ -13,6 +13,8 @@ import queue
 import threading
 from dataclasses import replace
 
+from slack_sdk.errors import SlackApiError
+
 from bot.sending.budget import Budget, Gate, OutOfTime
 from bot.sending.fields import FieldError, normalise_message
 from bot.sending.gateway import MMS, SMS, MediaFile
@@ -73,7 +75,11 @@ def reply_clicked(ack, body, client, respond, context) -> None:
         return
     answered = services.store.get_send(reply["send_id"])
     conversation = services.store.conversation(answered.id, reply["number"], CONVERSATION)
-    client.views_open(trigger_id=body["trigger_id"], view=reply_form(reply, answered, conversation))
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=reply_form(reply, answered, conversation))
+    except SlackApiError as exc:
+        log.warning("could not open the reply form: %s", exc.response.get("error"))
+        tell("Slack would not open the reply form (it may have taken too long); press Reply again.")
 
 
 def answer_submitted(ack, body, context) -> None:
@@ -162,13 +168,17 @@ class AnswerImages:
         except OutOfTime as exc:
             self._not_sent(request, answered_send, f"reading {image.name} took longer than {exc.seconds:g} seconds")
             return True
-        self._dispatcher.record(
-            replace(
-                request,
-                media=MediaFile(media.filename, media.content, media.content_type),
-                media_note=media.note if media.reencoded else "",
+        try:
+            self._dispatcher.record(
+                replace(
+                    request,
+                    media=MediaFile(media.filename, media.content, media.content_type),
+                    media_note=media.note if media.reencoded else "",
+                )
             )
-        )
+        except Exception:
+            log.exception("could not record an answer to reply %s", request.answer_to)
+            self._not_sent(request, answered_send, "the bot could not record it (its database refused); try again")
         return True
 
     def _not_sent(self, request: SendRequest, answered_send: int, why: str) -> None:

@@ -143,9 +143,11 @@ class Replies(Aggregate):
             )
 
     def latest_send_to(self, number: str, *, tx: Tx | None = None) -> int | None:
-        """The latest send that queued an MMS for this number: where its replies belong."""
+        """The latest send that queued an MMS for this number: where its replies belong. An answer to one of its
+        replies is not such a send: a reply to the answer goes on the conversation, in the first send's thread."""
         with self._read(tx) as tx:
             return tx.scalar(
-                "SELECT MAX(send_id) FROM recipients WHERE number = :number AND outcome = :queued",
+                "SELECT MAX(r.send_id) FROM recipients r JOIN sends s ON s.id = r.send_id"
+                " WHERE r.number = :number AND r.outcome = :queued AND s.answer_to IS NULL",
                 {"number": number, "queued": QUEUED},
             )

@@ -87,6 +87,11 @@ def test_a_text_answer_is_one_sms_to_that_number_from_the_same_sender_posted_in_
     (message,) = answer_posts(slack)
     assert message.params["thread_ts"] == post.params["thread_ts"]  # in the reply's thread
     assert "↪ <@UADMIN> replied to 0400 000 001" in answers_now(slack)[0]
+    # Their reply to the answer carries on the same conversation, in the same thread (not the answer's).
+    again = reply_arrives(bot, slack, "Great, thanks", ident=9)
+    assert again.params["thread_ts"] == post.params["thread_ts"]
+    follow_up = open_reply_form(bot, slack, again)
+    assert "Yes, 9 is fine" in flatten(follow_up["blocks"]) and "Great, thanks" in flatten(follow_up["blocks"])
 
 
 def test_an_answer_with_an_image_is_one_mms(bot_factory, slack, cellcast):

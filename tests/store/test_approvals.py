@@ -54,7 +54,6 @@ def test_a_request_asked_twice_is_one_and_one_left_undecided_expires_once(store,
 
 def test_a_daily_count_is_the_numbers_recorded_since_a_time_and_resets_with_the_day(store, clock):
 
-
     rails = Guardrails(None, 5, False, ZoneInfo("Australia/Sydney"))
     store.create_send({"view_id": "A", "user_id": "U1", "channel_id": "C1", "message": "x"}, None, [["400000001"] * 3])
     later = store.create_send(
