@@ -9,7 +9,7 @@ from bot.sending.contacts import national_or_none
 from bot.sending.optouts import SOURCE_REPLY
 from bot.sending.states import SEND_CANCELLED
 from bot.slack.blocks import ACTION_CANCEL_SCHEDULED, ACTION_RESEND, ACTION_SUPPRESS, scheduled_time
-from bot.slack.kit import NOT_ON_THE_LIST, count, display_number, refusal
+from bot.slack.kit import NOT_ON_THE_LIST, count, display_number, refusal, tell
 from bot.slack.payload import parse_id
 
 log = logging.getLogger(__name__)
@@ -21,20 +21,12 @@ def register(app) -> None:
     app.action(ACTION_CANCEL_SCHEDULED)(cancel_scheduled_clicked)
 
 
-def _tell(respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 def _may_send(body, respond, services) -> str | None:
     """The clicking person's id if they may send; otherwise they are told why, and None."""
     user = body["user"]["id"]
     if services.permissions.can_send(user):
         return user
-    respond(
-        text=refusal(NOT_ON_THE_LIST, user, services.permissions.admins),
-        response_type="ephemeral",
-        replace_original=False,
-    )
+    tell(respond, refusal(NOT_ON_THE_LIST, user, services.permissions.admins))
     return None
 
 
@@ -48,17 +40,14 @@ def resend_clicked(ack, body, respond, context) -> None:
     send_id = parse_id(str(body["actions"][0].get("value", "")))
     if send_id is None:
         log.warning("a Send again click without a send id: %r", str(body["actions"][0].get("value"))[:40])
-        respond(
-            text="This button no longer works; nothing was sent.", response_type="ephemeral", replace_original=False
-        )
+        tell(respond, "This button no longer works; nothing was sent.")
         return
     new_id = services.dispatcher.resend(send_id, user)
     if new_id is None:
-        respond(
-            text="These numbers were already sent again (or nothing is left to resend); "
-            "see the newer message in the channel.",
-            response_type="ephemeral",
-            replace_original=False,
+        tell(
+            respond,
+            "These numbers were already sent again (or nothing is left to resend); see the newer message in the "
+            "channel.",
         )
 
 
@@ -99,10 +88,10 @@ def cancel_scheduled_clicked(ack, body, respond, context) -> None:
     send_id = parse_id(str(body["actions"][0].get("value", "")))
     send = services.store.find_send(send_id) if send_id is not None else None
     if send is None:
-        _tell(respond, "This button no longer works (that send is not known); nothing was changed.")
+        tell(respond, "This button no longer works (that send is not known); nothing was changed.")
         return
     if user != send.user_id and not services.permissions.is_admin(user):
-        _tell(
+        tell(
             respond,
             refusal(
                 "Only the person who scheduled this send, or an admin, can cancel it; nothing was changed.",
@@ -114,7 +103,7 @@ def cancel_scheduled_clicked(ack, body, respond, context) -> None:
     if services.store.cancel_scheduled(send.id, user):
         log.info("scheduled send %d cancelled by %s", send.id, user)
         services.reporter.wake()
-        _tell(
+        tell(
             respond,
             f"Cancelled: the MMS to {count(send.total_contacts, 'number')} scheduled for {scheduled_time(send)} "
             "will not be sent.",
@@ -122,9 +111,9 @@ def cancel_scheduled_clicked(ack, body, respond, context) -> None:
         return
     now = services.store.get_send(send.id)
     if now.state == SEND_CANCELLED:
-        _tell(respond, f"This send was already cancelled, by <@{now.cancelled_by}>; nothing was sent.")
+        tell(respond, f"This send was already cancelled, by <@{now.cancelled_by}>; nothing was sent.")
     else:
-        _tell(
+        tell(
             respond,
             "Too late to cancel: this send has started (its time came), so it carries on; its message in the "
             "channel shows how it goes.",

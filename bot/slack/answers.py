@@ -25,7 +25,7 @@ from bot.sending.request import SendRequest
 from bot.sending.review import FileRef
 from bot.slack.blocks import ACTION_REPLY
 from bot.slack.files import FileDownloadError
-from bot.slack.kit import NOT_ON_THE_LIST, refusal
+from bot.slack.kit import NOT_ON_THE_LIST, refusal, tell
 from bot.slack.payload import file_ref, metadata, parse_id, state_values, text_value
 from bot.slack.review import CANNOT_RECORD
 from bot.slack.views import CALLBACK_REPLY_FORM, mask, notice_view, reply_form
@@ -58,20 +58,17 @@ def reply_clicked(ack, body, client, respond, context) -> None:
     services = context["services"]
     user = body["user"]["id"]
 
-    def tell(text: str) -> None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-
     if not services.permissions.can_send(user):
-        tell(refusal(NOT_ON_THE_LIST, user, services.permissions.admins))
+        tell(respond, refusal(NOT_ON_THE_LIST, user, services.permissions.admins))
         return
     reply_id = parse_id(str(body["actions"][0].get("value", "")))
     reply = services.store.find_reply(reply_id) if reply_id is not None else None
     if reply is None or reply["send_id"] is None:
-        tell("This button no longer works (that reply is not known); nothing was sent.")
+        tell(respond, "This button no longer works (that reply is not known); nothing was sent.")
         return
     why = unanswerable(services.store, reply["number"])
     if why:
-        tell(why)
+        tell(respond, why)
         return
     answered = services.store.get_send(reply["send_id"])
     conversation = services.store.conversation(answered.id, reply["number"], CONVERSATION)
@@ -79,7 +76,7 @@ def reply_clicked(ack, body, client, respond, context) -> None:
         client.views_open(trigger_id=body["trigger_id"], view=reply_form(reply, answered, conversation))
     except SlackApiError as exc:
         log.warning("could not open the reply form: %s", exc.response.get("error"))
-        tell("Slack would not open the reply form (it may have taken too long); press Reply again.")
+        tell(respond, "Slack would not open the reply form (it may have taken too long); press Reply again.")
 
 
 def answer_submitted(ack, body, context) -> None:

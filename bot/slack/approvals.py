@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot.sending.request import request_from_draft
 from bot.sending.states import APPROVAL_APPROVED, APPROVAL_REFUSED, APPROVAL_REJECTED, APPROVAL_WITHDRAWN
 from bot.slack.blocks import ACTION_APPROVE, ACTION_REJECT, ACTION_WITHDRAW
-from bot.slack.kit import count, plain, refusal
+from bot.slack.kit import count, plain, refusal, tell
 from bot.slack.payload import metadata, parse_id, state_values, text_value
 
 log = logging.getLogger(__name__)
@@ -49,19 +49,25 @@ def ask(services, draft_id: str, user: str, draft: dict, why: str) -> int | None
     return approval_id
 
 
-def _may_decide(services, user: str, approval: dict | None, respond) -> bool:
-    def tell(text: str) -> None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
+def _pressed(body, services) -> tuple[str, dict | None]:
+    """Who pressed a request's button, and the request its value names (None: no such request)."""
+    approval_id = parse_id(str(body["actions"][0].get("value", "")))
+    return body["user"]["id"], services.store.find_approval(approval_id) if approval_id is not None else None
 
+
+def _may_decide(services, user: str, approval: dict | None, respond) -> bool:
     approvers = services.settings.approvers_or_admins
     if approval is None:
-        tell("This request is not known (any more); nothing was changed.")
+        tell(respond, "This request is not known (any more); nothing was changed.")
         return False
     if user == approval["requester"]:
-        tell("You asked for this send, so another approver must decide it; nothing was changed.")
+        tell(respond, "You asked for this send, so another approver must decide it; nothing was changed.")
         return False
     if user not in approvers:
-        tell(refusal("Only approvers (MMS_APPROVERS) can decide requests; nothing was changed.", user, approvers))
+        tell(
+            respond,
+            refusal("Only approvers (MMS_APPROVERS) can decide requests; nothing was changed.", user, approvers),
+        )
         return False
     return True
 
@@ -75,9 +81,7 @@ def approve_clicked(ack, body, respond, context) -> None:
     """The decision and the send are one transaction: two approvers at once, or a double click, send once."""
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    approval_id = parse_id(str(body["actions"][0].get("value", "")))
-    approval = services.store.find_approval(approval_id) if approval_id is not None else None
+    user, approval = _pressed(body, services)
     if not _may_decide(services, user, approval, respond):
         return
     requester = approval["requester"]
@@ -90,18 +94,13 @@ def approve_clicked(ack, body, respond, context) -> None:
             "Your request for approval was not sent: you can no longer send MMS (an admin removed you from the list).",
         )
     else:
-        draft = {
-            "review": approval["review"],
-            "numbers": approval["numbers"],
-            "media": services.store.approval_media(approval["id"]),
-        }
         request = request_from_draft(
             f"approval-{approval['id']}",
             requester,
             approval["channel_id"],
-            draft["review"],
-            draft["numbers"],
-            draft["media"],
+            approval["review"],
+            approval["numbers"],
+            services.store.approval_media(approval["id"]),
         )
         with services.store.transaction() as tx:
             decided = services.store.decide_approval(
@@ -118,11 +117,7 @@ def approve_clicked(ack, body, respond, context) -> None:
                 if send_id is not None:
                     services.store.approval_sent(approval["id"], send_id, tx=tx)
     if not decided:
-        respond(
-            text=_already(services.store.find_approval(approval["id"])),
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        tell(respond, _already(services.store.find_approval(approval["id"])))
         return
     services.reporter.wake()
     services.dispatcher.wake()
@@ -132,9 +127,7 @@ def reject_clicked(ack, body, client, respond, context) -> None:
     """Asks the approver why, in a small form; the request is rejected when they submit it."""
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    approval_id = parse_id(str(body["actions"][0].get("value", "")))
-    approval = services.store.find_approval(approval_id) if approval_id is not None else None
+    user, approval = _pressed(body, services)
     if not _may_decide(services, user, approval, respond):
         return
     view = {
@@ -190,20 +183,12 @@ def reject_reason_submitted(ack, body, context) -> None:
 def withdraw_clicked(ack, body, respond, context) -> None:
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    approval_id = parse_id(str(body["actions"][0].get("value", "")))
-    approval = services.store.find_approval(approval_id) if approval_id is not None else None
+    user, approval = _pressed(body, services)
     if approval is None or approval["requester"] != user:
-        respond(
-            text="Only the person who asked can withdraw a request.", response_type="ephemeral", replace_original=False
-        )
+        tell(respond, "Only the person who asked can withdraw a request.")
         return
     if not services.store.decide_approval(approval["id"], APPROVAL_WITHDRAWN, user, "", "You withdrew your request."):
-        respond(
-            text=_already(services.store.find_approval(approval["id"])),
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        tell(respond, _already(services.store.find_approval(approval["id"])))
         return
     services.reporter.wake()
 

@@ -88,6 +88,11 @@ def quote(text: str) -> str:
 NOT_ON_THE_LIST = "You are not on the list of people who can send MMS. Ask an admin to run `/mms allow @you`."
 
 
+def tell(respond, text: str) -> None:
+    """An answer to a button only the person who pressed it sees; the message they pressed stays as it is."""
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
 def refusal(why: str, user: str, admins) -> str:
     """A refusal a person can act on: who they are to the bot, and whom to ask."""
     who = ", ".join(f"<@{admin}>" for admin in sorted(admins)) or "none yet (MMS_ADMINS is empty)"

@@ -10,7 +10,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.kit import context, cut, escape, plain, quote, refusal, section
+from bot.slack.kit import context, cut, escape, plain, quote, refusal, section, tell
 from bot.slack.payload import metadata, parse_id, state_values, text_value
 from bot.slack.views import (
     ACTION_SAVE_TEMPLATE,
@@ -149,16 +149,16 @@ def delete_clicked(ack, body, respond, context) -> None:
     services = context["services"]
     user = body["user"]["id"]
 
-    def tell(text: str) -> None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-
     if not services.permissions.is_admin(user):
-        tell(refusal("Only admins can delete templates; nothing was changed.", user, services.permissions.admins))
+        tell(
+            respond,
+            refusal("Only admins can delete templates; nothing was changed.", user, services.permissions.admins),
+        )
         return
     template_id = parse_id(str(body["actions"][0].get("value", "")))
     deleted = services.store.delete_template(template_id, user) if template_id is not None else None
     if deleted is None:
-        tell("That template was already deleted.")
+        tell(respond, "That template was already deleted.")
         return
     log.info("template %d deleted by %s", deleted["id"], user)
-    tell(f"Deleted the template “{escape(deleted['name'])}”.")
+    tell(respond, f"Deleted the template “{escape(deleted['name'])}”.")
