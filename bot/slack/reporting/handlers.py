@@ -170,9 +170,9 @@ class Handlers:
             return
         posts = [list(post) for post in approval["posts"]]
         posted = {post[0] for post in posts}
-        for channel, for_requester in self._approval_targets(approval):
-            if channel in posted:
-                continue
+        missing = [target for target in self._approval_targets(approval) if target[0] not in posted]
+        media = self._store.approval_media(approval["id"]) if missing else None  # read once, shared in each copy
+        for channel, for_requester in missing:
             text, blocks = approval_message(approval, for_requester)
             try:
                 ts = self._calls(self._calls.client.chat_postMessage, channel=channel, text=text, blocks=blocks)["ts"]
@@ -181,7 +181,6 @@ class Handlers:
                 continue
             posts.append([channel, ts, for_requester])
             self._store.set_approval_posts(approval["id"], posts)
-            media = self._store.approval_media(approval["id"])
             if media is not None:
                 file_id = self._uploads.upload(media, approval["review"].get("media_name") or "image.jpg")
                 self._uploads.share(file_id, IMAGE_TITLE, channel, ts)
