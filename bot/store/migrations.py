@@ -45,11 +45,20 @@ def _index(tx: Tx, name: str, table: str, columns: str, unique: bool = False) ->
     tx.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} ON {table} ({columns})")
 
 
+def _create_table(tx: Tx, table: str, columns: list[tuple[str, str, str]]) -> None:
+    tx.execute(f"CREATE TABLE {table} ({', '.join(_column_sql(tx, *c) for c in columns)})")
+
+
+def _add_column(tx: Tx, table: str, name: str, kind: str, extra: str = "") -> None:
+    """A column added by a later version (``kind`` one of the schema's: int, real, text, blob)."""
+    tx.execute(f"ALTER TABLE {table} ADD COLUMN {name} {tx.dialect.types[kind]}{' ' + extra if extra else ''}")
+
+
 def baseline(tx: Tx) -> None:
     for table, columns in BASELINE.items():
         present = table_columns(tx, table)
         if not present:
-            tx.execute(f"CREATE TABLE {table} ({', '.join(_column_sql(tx, *c) for c in columns)})")
+            _create_table(tx, table, columns)
             continue
         for name, kind, extra in columns:  # a file made by an older version: add what it lacks
             if name not in present:
@@ -105,11 +114,11 @@ def replies_paired_and_drafts_resumable(tx: Tx) -> None:
     """A reply read by the poll and pushed by the webhook is one reply: each row names the other
     source's key it was paired with (``twin_key``) and when it was heard (``heard_at``, epoch seconds).
     A draft keeps its form and a lease, so a live process redoes a check that a stopped one left."""
-    tx.execute(f"ALTER TABLE replies ADD COLUMN twin_key {tx.dialect.types['text']}")
-    tx.execute(f"ALTER TABLE replies ADD COLUMN heard_at {tx.dialect.types['real']}")
+    _add_column(tx, "replies", "twin_key", "text")
+    _add_column(tx, "replies", "heard_at", "real")
     _index(tx, "idx_replies_twin_key", "replies", "twin_key")
     for name, kind in (("form", "text"), ("owner", "text"), ("lease_until", "real"), ("checks", "int")):
-        tx.execute(f"ALTER TABLE drafts ADD COLUMN {name} {tx.dialect.types[kind]}")
+        _add_column(tx, "drafts", name, kind)
     _index(tx, "idx_drafts_state_lease", "drafts", "state, lease_until")
 
 
@@ -121,18 +130,18 @@ def scheduled_sends(tx: Tx) -> None:
         ("cancelled_by", "text"),
         ("cancelled_at", "text"),
     ):
-        tx.execute(f"ALTER TABLE sends ADD COLUMN {name} {tx.dialect.types[kind]}")
+        _add_column(tx, "sends", name, kind)
     _index(tx, "idx_sends_state_send_at", "sends", "state, send_at")
 
 
 def answers(tx: Tx) -> None:
     """A send may answer one recipient's reply (``answer_to``, the reply's id), as an SMS or an MMS (``medium``)."""
-    tx.execute(f"ALTER TABLE sends ADD COLUMN medium {tx.dialect.types['text']}")
-    tx.execute(f"ALTER TABLE sends ADD COLUMN answer_to {tx.dialect.types['int']}")
+    _add_column(tx, "sends", "medium", "text")
+    _add_column(tx, "sends", "answer_to", "int")
     _index(tx, "idx_sends_answer_to", "sends", "answer_to")
     _index(tx, "idx_replies_send_id", "replies", "send_id, id")
     # A personal send's batch carries its own text (numbers with the same text share a batch).
-    tx.execute(f"ALTER TABLE batches ADD COLUMN message {tx.dialect.types['text']}")
+    _add_column(tx, "batches", "message", "text")
 
 
 def templates(tx: Tx) -> None:
@@ -145,11 +154,11 @@ def templates(tx: Tx) -> None:
         ("created_by", "text", "NOT NULL"),
         ("created_at", "text", "NOT NULL"),
     ]
-    tx.execute(f"CREATE TABLE templates ({', '.join(_column_sql(tx, *c) for c in columns)})")
+    _create_table(tx, "templates", columns)
     _index(tx, "idx_templates_name_key", "templates", "name_key", unique=True)
     audit = [("id", "id", ""), ("action", "text", ""), ("name", "text", ""), ("text", "text", "")]
     audit += [("actor", "text", ""), ("at", "text", "")]
-    tx.execute(f"CREATE TABLE template_audit ({', '.join(_column_sql(tx, *c) for c in audit)})")
+    _create_table(tx, "template_audit", audit)
 
 
 def approvals(tx: Tx) -> None:
@@ -174,17 +183,17 @@ def approvals(tx: Tx) -> None:
         ("send_id", "int", ""),
         ("posts", "text", ""),
     ]
-    tx.execute(f"CREATE TABLE approvals ({', '.join(_column_sql(tx, *c) for c in columns)})")
+    _create_table(tx, "approvals", columns)
     _index(tx, "idx_approvals_draft", "approvals", "draft_id", unique=True)
     _index(tx, "idx_approvals_state", "approvals", "state, expires_at")
     _index(tx, "idx_approvals_requester", "approvals", "requester, id")
-    tx.execute(f"ALTER TABLE sends ADD COLUMN approval_id {tx.dialect.types['int']}")
+    _add_column(tx, "sends", "approval_id", "int")
 
 
 def reports_wanted(tx: Tx) -> None:
     """A report made due again while it is being delivered must be delivered again: ``wanted`` counts the
     times it was made due, and a delivery only settles the count it was claimed at."""
-    tx.execute(f"ALTER TABLE reports ADD COLUMN wanted {tx.dialect.types['int']} DEFAULT 0")
+    _add_column(tx, "reports", "wanted", "int", "DEFAULT 0")
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [

@@ -7,19 +7,7 @@ import pytest
 from tests.e2e.harness import ADMIN, view_submission
 from tests.fakes.server import wait_for
 from tests.slack.test_listeners import click
-
-RECORD = {
-    "message": "Hello",
-    "sender": None,
-    "gif_url": None,
-    "media_name": None,
-    "media_type": None,
-    "media_note": "",
-    "rejected": [],
-    "duplicates": 0,
-    "suppressed": [],
-    "dry_run": False,
-}
+from tests.store.test_approvals import RECORD
 
 
 def a_request(app, requester="UBOB") -> int:

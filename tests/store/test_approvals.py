@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from bot.sending.guardrails import Guardrails
 from bot.store.clock import iso
 
+# A reviewed send as the store keeps it with its request (the in-process listener tests use it too).
 RECORD = {
     "message": "Hello",
     "sender": None,
