@@ -43,6 +43,8 @@ from bot.slack.kit import (
     quote,
     section,
     split_sections,
+    utc_minute,
+    where,
 )
 
 ACTION_RESEND = "mms_resend_failed"
@@ -285,7 +287,6 @@ def resend_actions(send_id: int, summary: SendSummary) -> dict:
 
 def history_line(send) -> str:
     """One send in a line: when, who, where, how many, what happened, and its id for /mms status."""
-    where = f"<#{send.channel_id}>" if send.channel_id.startswith(("C", "G")) else "a direct message"
     counts = [f"{send.n_queued:,} queued"]
     if send.n_delivered or send.n_undelivered:
         counts += [f"{send.n_delivered:,} delivered", f"{send.n_undelivered:,} not delivered"]
@@ -294,7 +295,7 @@ def history_line(send) -> str:
     if send.n_failed or send.n_expired:
         counts.append(f"{send.n_failed + send.n_expired:,} not sent")
     dry = " (dry run)" if send.dry_run else ""
-    head = f"• {send.created_at[:16].replace('T', ' ')} UTC — <@{send.user_id}> in {where} — "
+    head = f"• {utc_minute(send.created_at)} — <@{send.user_id}> in {where(send.channel_id)} — "
     if send.state == SEND_SCHEDULED:
         return f"{head}{count(send.total_contacts, 'number')}{dry}: scheduled for {scheduled_time(send)} — `{send.id}`"
     if send.state == SEND_CANCELLED:
@@ -439,11 +440,11 @@ def results_csv(store, send_id: int, out: IO[str]) -> int:
 
 
 def _exchange_line(exchange: Exchange) -> str:
-    at = exchange.at[:16].replace("T", " ")
+    at = utc_minute(exchange.at)
     if exchange.direction == INBOUND:
-        return f"{at} UTC they wrote: {exchange.text}"
+        return f"{at} they wrote: {exchange.text}"
     state = "sent" if exchange.outcome else "not sent"
-    return f"{at} UTC answered by {exchange.by} ({state}): {exchange.text}"
+    return f"{at} answered by {exchange.by} ({state}): {exchange.text}"
 
 
 def conversation_lines(conversations: dict[str, list[Exchange]], limit: int = 10) -> list[str]:
@@ -516,10 +517,10 @@ def approval_message(approval: dict, for_requester: bool) -> tuple[str, list[dic
     """A request as the approvers see it (Approve, Reject) or as the person who asked does (Withdraw): who,
     where, how many, what was left out, the message as sent, the image, credits, the time if scheduled."""
     review = approval["review"]
-    where = f"<#{approval['channel_id']}>" if approval["channel_id"].startswith(("C", "G")) else "a direct message"
     head = (
         f":raised_hand: <@{approval['requester']}> asks to send an MMS to {count(approval['total'], 'number')} "
-        f"in {where} (request `{approval['id']}`), because {escape(approval['why'] or 'it needs approval')}."
+        f"in {where(approval['channel_id'])} (request `{approval['id']}`), "
+        f"because {escape(approval['why'] or 'it needs approval')}."
     )
     left_out = (
         len(review.get("rejected") or []) + int(review.get("duplicates") or 0) + len(review.get("suppressed") or [])
@@ -558,7 +559,7 @@ def approval_message(approval: dict, for_requester: bool) -> tuple[str, list[dic
             ]
         blocks.append({"type": "actions", "block_id": f"approval_{approval['id']}", "elements": buttons})
     else:
-        at = (approval.get("decided_at") or "")[:16].replace("T", " ") + " UTC"
+        at = utc_minute(approval.get("decided_at") or "")
         decided = DECIDED[state].format(by=approval.get("decided_by"), at=at, requester=approval["requester"])
         if approval.get("decision_reason"):
             decided += f" Why: {escape(approval['decision_reason'])}"
@@ -581,6 +582,6 @@ def approval_line(approval: dict) -> str:
             what += f" (“{escape(cut(approval['decision_reason'], 80, '…'))}”)"
     sent = f" — send `{approval['send_id']}`" if approval.get("send_id") else ""
     return (
-        f"• {approval['created_at'][:16].replace('T', ' ')} UTC — <@{approval['requester']}> asked to send to "
+        f"• {utc_minute(approval['created_at'])} — <@{approval['requester']}> asked to send to "
         f"{count(approval['total'], 'number')}: {what} — request `{approval['id']}`{sent}"
     )

@@ -36,6 +36,8 @@ from bot.slack.kit import (
     escape,
     refusal,
     section,
+    utc_minute,
+    where,
 )
 from bot.slack.payload import parse_id
 from bot.slack.templates import templates_command
@@ -150,10 +152,9 @@ def scheduled(services, actor: str, argument: str) -> tuple[str, list[dict]]:
     title = "Scheduled sends (everyone's)" if everyone else "Your scheduled sends"
     blocks = [section(f"*{title}*, soonest first:")]
     for send in sends[:SCHEDULED_SHOWN]:
-        where = f"<#{send.channel_id}>" if send.channel_id.startswith(("C", "G")) else "a direct message"
         who = f"<@{send.user_id}>, " if everyone else ""
         line = (
-            f"*{scheduled_time(send)}* ({how_far((send.send_at or now) - now)}) — {who}{where} — "
+            f"*{scheduled_time(send)}* ({how_far((send.send_at or now) - now)}) — {who}{where(send.channel_id)} — "
             f"{count(send.total_contacts, 'number')} — send `{send.id}`\n{escape(cut(send.message, 150, '…'))}"
         )
         block = section(line)
@@ -179,11 +180,9 @@ def status(services, actor: str, argument: str) -> tuple[str, list[dict] | None]
     approved = ""
     if send.approval_id is not None:
         approval = services.store.find_approval(send.approval_id) or {}
-        asked_at = str(approval.get("created_at"))[:16].replace("T", " ")
-        decided_at = str(approval.get("decided_at"))[:16].replace("T", " ")
         approved = (
-            f"\nAsked for approval by <@{approval.get('requester')}> on {asked_at} UTC; "
-            f"approved by <@{approval.get('decided_by')}> on {decided_at} UTC."
+            f"\nAsked for approval by <@{approval.get('requester')}> on {utc_minute(str(approval.get('created_at')))}; "
+            f"approved by <@{approval.get('decided_by')}> on {utc_minute(str(approval.get('decided_at')))}."
         )
     if send.state in (SEND_SCHEDULED, SEND_CANCELLED):  # nothing sent yet (or ever): no results to show
         head = section(history_line(send) + "\n" + status_line(summary) + approved)

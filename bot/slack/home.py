@@ -19,6 +19,7 @@ from bot.slack.kit import (
     plain,
     refusal,
     section,
+    where,
 )
 from bot.slack.views import send_form
 
@@ -56,10 +57,6 @@ def open_form_clicked(ack, body, client, context) -> None:
     client.views_open(trigger_id=body["trigger_id"], view=send_form(user, services.store.list_templates()))
 
 
-def _where(channel: str) -> str:
-    return f"<#{channel}>" if channel.startswith(("C", "G")) else "your messages with the app"
-
-
 def home_view(services, user: str) -> dict:
     store, permissions = services.store, services.permissions
     blocks: list[dict] = [{"type": "header", "text": plain("MMS")}]
@@ -90,7 +87,7 @@ def home_view(services, user: str) -> dict:
     waiting = store.open_replies(user, RECENT)
     if waiting:
         open_lines = [
-            f"• {display_number(r['number'])} in {_where(r['channel_id'])}: "
+            f"• {display_number(r['number'])} in {where(r['channel_id'], 'your messages with the app')}: "
             f"“{escape(cut(r['body'].replace(chr(10), ' '), 120, '…'))}” — send `{r['send_id']}`"
             for r in waiting
         ]

@@ -81,6 +81,16 @@ def display_number(national: str) -> str:
     return national
 
 
+def where(channel: str, dm: str = "a direct message") -> str:
+    """A channel as Slack links it, or ``dm`` for a direct message (whose id Slack cannot link)."""
+    return f"<#{channel}>" if channel.startswith(("C", "G")) else dm
+
+
+def utc_minute(stamp: str) -> str:
+    """``2026-12-02 01:07 UTC`` from the store's ISO text (UTC)."""
+    return f"{stamp[:16].replace('T', ' ')} UTC"
+
+
 def quote(text: str) -> str:
     return "\n".join("> " + line for line in escape(text.replace("\r\n", "\n")).split("\n"))
 

@@ -25,6 +25,7 @@ from bot.slack.kit import (
     plain,
     quote,
     section,
+    utc_minute,
 )
 
 CALLBACK_SEND = "mms_send"
@@ -392,12 +393,10 @@ def reply_form(reply: dict, answered, conversation: list[Exchange]) -> dict:
     the text and an optional image."""
     number = mask(reply["number"])
     sender = answered.sender
-    lines = [
-        f"*The send* ({answered.created_at[:16].replace('T', ' ')} UTC):\n{quote(cut(answered.message, 300, '…'))}"
-    ]
+    lines = [f"*The send* ({utc_minute(answered.created_at)}):\n{quote(cut(answered.message, 300, '…'))}"]
     for exchange in conversation:
         who = "They wrote" if exchange.direction == INBOUND else f"<@{exchange.by}> answered"
-        lines.append(f"*{who}* ({exchange.at[:16].replace('T', ' ')} UTC):\n{quote(cut(exchange.text, 300, '…'))}")
+        lines.append(f"*{who}* ({utc_minute(exchange.at)}):\n{quote(cut(exchange.text, 300, '…'))}")
     if sender and not sender.isdigit():
         how = (
             f":warning: The send went from “{escape(sender)}”, a name: this answer goes from it too, and names cannot "
