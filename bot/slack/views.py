@@ -300,19 +300,25 @@ def review_view(draft_id: str, review: Review, tz: ZoneInfo = UTC_ZONE, now: flo
 
 def approval_label(total: int) -> str:
     """``Ask for approval (1,234 numbers)`` where it fits Slack's 24 characters, shorter where not."""
-    numbers = f"{total:,} numbers" if total != 1 else "1 number"
-    candidates = [f"Ask for approval ({numbers})", f"Ask for approval ({total:,})", f"Ask approval ({total:,})"]
-    return next((label for label in candidates if len(label) <= MAX_PLAIN_TITLE), candidates[-1])
+    return _fitting(
+        [f"Ask for approval ({_numbers(total)})", f"Ask for approval ({total:,})", f"Ask approval ({total:,})"]
+    )
 
 
 def submit_label(total: int, scheduled: bool) -> str:
     """``Send to 1,234 numbers`` or ``Schedule for 1,234 numbers``, shortened to fit Slack's 24 characters."""
-    numbers = f"{total:,} numbers" if total != 1 else "1 number"
     if scheduled:
-        candidates = [f"Schedule for {numbers}", f"Schedule: {numbers}", f"Schedule for {total:,}"]
-    else:
-        candidates = [f"Send to {numbers}", f"Send to {total:,}"]
-    return next((label for label in candidates if len(label) <= MAX_PLAIN_TITLE), candidates[-1])
+        return _fitting([f"Schedule for {_numbers(total)}", f"Schedule: {_numbers(total)}", f"Schedule for {total:,}"])
+    return _fitting([f"Send to {_numbers(total)}", f"Send to {total:,}"])
+
+
+def _numbers(total: int) -> str:
+    return f"{total:,} numbers" if total != 1 else "1 number"
+
+
+def _fitting(labels: list[str]) -> str:
+    """The first label within a button's 24 characters (the last, shortest one, whatever happens)."""
+    return next((label for label in labels if len(label) <= MAX_PLAIN_TITLE), labels[-1])
 
 
 def _personal(review: Review) -> list[dict]:
