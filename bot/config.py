@@ -55,6 +55,7 @@ class Settings:
     approvers: frozenset[str] = frozenset()  # who may approve; empty: the admins
     approvals_channel: str | None = None  # where requests go; None: each approver's DM
     approval_hours: float = 24.0
+    step_review_hours: float = 24.0
     daily_limit: int | None = None  # numbers per sender per day (in ``timezone``); None: off
     daily_limit_admins: bool = False  # whether the daily limit applies to admins too
 
@@ -217,6 +218,7 @@ class Settings:
             approvers=frozenset(members("MMS_APPROVERS")),
             approvals_channel=channel("MMS_APPROVALS_CHANNEL"),
             approval_hours=number("MMS_APPROVAL_HOURS", "24", float, 0.0001, 24 * 30),
+            step_review_hours=number("MMS_STEP_REVIEW_HOURS", "24", float, 0.0001, 24 * 30),
             daily_limit=optional_number("MMS_DAILY_LIMIT", 1, 100_000_000),
             daily_limit_admins=flag("MMS_DAILY_LIMIT_ADMINS", get("MMS_DAILY_LIMIT_ADMINS", "false")),
         )

@@ -27,6 +27,7 @@ class ReportKind(StrEnum):
     SUPPRESSION_CSV = "suppression_csv"  # the suppression list, by DM to an admin who asked
     SEND_CSV = "send_csv"  # one send's CSV, by DM to a person who asked
     APPROVAL = "approval"  # an approval request's message(s), posted or updated to show its decision
+    STEP = "step"  # a Workflow Builder step's review in its channel, then the step completed (or failed)
 
     @property
     def order(self) -> int:
@@ -83,6 +84,10 @@ def approval_notice_key(approval_id: int, state: str) -> str:
     return f"approval_notice:{approval_id}:{state}"
 
 
+def step_key(draft_id: str) -> str:
+    return f"step:{draft_id}"
+
+
 def asked_key(kind: ReportKind, user_id: str, at: float, send_id: int | None = None) -> str:
     """A file a person asked for: a new report each time they ask."""
     return f"{kind}:{'' if send_id is None else f'{send_id}:'}{user_id}:{at}"
@@ -112,6 +117,11 @@ class ApprovalReport:
 
 
 @dataclass(frozen=True)
+class StepReport:
+    draft_id: str
+
+
+@dataclass(frozen=True)
 class FileFor:
     """A CSV by DM to the person who asked (the suppression list, or one send's numbers)."""
 
@@ -120,13 +130,14 @@ class FileFor:
 
 
 # The other kinds carry nothing: they are read from the store when delivered.
-Payload = Notice | ReplyReport | FileFor | ApprovalReport
+Payload = Notice | ReplyReport | FileFor | ApprovalReport | StepReport
 _PAYLOADS: dict[ReportKind, type] = {
     ReportKind.NOTICE: Notice,
     ReportKind.REPLY: ReplyReport,
     ReportKind.SUPPRESSION_CSV: FileFor,
     ReportKind.SEND_CSV: FileFor,
     ReportKind.APPROVAL: ApprovalReport,
+    ReportKind.STEP: StepReport,
 }
 
 

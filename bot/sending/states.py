@@ -12,3 +12,8 @@ DRAFT_CHECKING, DRAFT_READY, DRAFT_PROBLEMS, DRAFT_SENT = "checking", "ready", "
 # An approval request's: waiting for an approver, then one of the decisions (each final).
 APPROVAL_WAITING, APPROVAL_APPROVED, APPROVAL_REJECTED = "waiting", "approved", "rejected"
 APPROVAL_EXPIRED, APPROVAL_WITHDRAWN, APPROVAL_REFUSED = "expired", "withdrawn", "refused"  # refused: revoked meanwhile
+# A Workflow Builder step's: its form being checked, its review waiting in the channel, its send under way (or
+# waiting for an approver), then finished with an outcome (or a failure the workflow is told of).
+STEP_CHECKING, STEP_REVIEWING, STEP_SENDING, STEP_FINISHED = "checking", "reviewing", "sending", "finished"
+# What a finished step tells the workflow (its ``outcome`` output); a step that failed has none, only its error.
+STEP_SENT, STEP_CANCELLED, STEP_REFUSED, STEP_FAILED = "sent", "cancelled", "refused", "failed"

@@ -29,6 +29,12 @@ from bot.sending.states import (
     SEND_CANCELLED,
     SEND_OPEN,
     SEND_SCHEDULED,
+    STEP_CANCELLED,
+    STEP_FAILED,
+    STEP_REFUSED,
+    STEP_REVIEWING,
+    STEP_SENDING,
+    STEP_SENT,
 )
 from bot.sending.summary import SendSummary
 from bot.slack.kit import (
@@ -39,6 +45,7 @@ from bot.slack.kit import (
     cut,
     display_number,
     escape,
+    local_time,
     plain,
     quote,
     section,
@@ -516,37 +523,12 @@ DECIDED = {
 def approval_message(approval: dict, for_requester: bool) -> tuple[str, list[dict]]:
     """A request as the approvers see it (Approve, Reject) or as the person who asked does (Withdraw): who,
     where, how many, what was left out, the message as sent, the image, credits, the time if scheduled."""
-    review = approval["review"]
     head = (
         f":raised_hand: <@{approval['requester']}> asks to send an MMS to {count(approval['total'], 'number')} "
         f"in {where(approval['channel_id'])} (request `{approval['id']}`), "
         f"because {escape(approval['why'] or 'it needs approval')}."
     )
-    left_out = (
-        len(review.get("rejected") or []) + int(review.get("duplicates") or 0) + len(review.get("suppressed") or [])
-    )
-    lines = [head]
-    if left_out:
-        lines.append(f"{count(left_out, 'entry', 'entries')} left out (invalid, duplicate or suppressed).")
-    if review.get("send_at"):
-        lines.append(
-            f":alarm_clock: Scheduled for {describe(review['send_at'], zone(review.get('schedule_tz'), UTC_ZONE))}."
-        )
-    balance = review.get("balance")
-    credits = f"*Credits:* about {review.get('credits', 0):,g}" + (
-        f"; the account had {balance:,g} at the review." if balance is not None else "."
-    )
-    lines.append(credits)
-    if review.get("media_name"):
-        note = f" ({escape(review['media_note'])})" if review.get("media_note") else ""
-        lines.append(f":frame_with_picture: With an image, {escape(review['media_name'])}{note}: in this thread.")
-    texts = review.get("texts")
-    body = (
-        f"*Personal messages*, {count(len(set(texts)), 'distinct text')}; the first:\n{quote(cut(texts[0], 1200, '…'))}"
-        if texts
-        else f"*Message, as it will be sent:*\n{quote(cut(review['message'], 2500, '…'))}"
-    )
-    blocks = [section("\n".join(lines)), section(body)]
+    blocks = reviewed_send(head, approval["review"], "in this thread")
     state = approval["state"]
     if state == APPROVAL_WAITING:
         if for_requester:
@@ -567,7 +549,37 @@ def approval_message(approval: dict, for_requester: bool) -> tuple[str, list[dic
     return cut(head.replace("*", ""), MAX_MESSAGE_TEXT), blocks
 
 
-def _button(action_id: str, text: str, value: int, style: str) -> dict:
+def reviewed_send(head: str, review: dict, image_where: str) -> list[dict]:
+    """A stored review as a message's first two sections: ``head``, then what was left out, the time if
+    scheduled, the credits, the image (shown ``image_where``); then the message (or personal texts) as sent."""
+    left_out = (
+        len(review.get("rejected") or []) + int(review.get("duplicates") or 0) + len(review.get("suppressed") or [])
+    )
+    lines = [head]
+    if left_out:
+        lines.append(f"{count(left_out, 'entry', 'entries')} left out (invalid, duplicate or suppressed).")
+    if review.get("send_at"):
+        lines.append(
+            f":alarm_clock: Scheduled for {describe(review['send_at'], zone(review.get('schedule_tz'), UTC_ZONE))}."
+        )
+    balance = review.get("balance")
+    credits = f"*Credits:* about {review.get('credits', 0):,g}" + (
+        f"; the account had {balance:,g} at the review." if balance is not None else "."
+    )
+    lines.append(credits)
+    if review.get("media_name"):
+        note = f" ({escape(review['media_note'])})" if review.get("media_note") else ""
+        lines.append(f":frame_with_picture: With an image, {escape(review['media_name'])}{note}: {image_where}.")
+    texts = review.get("texts")
+    body = (
+        f"*Personal messages*, {count(len(set(texts)), 'distinct text')}; the first:\n{quote(cut(texts[0], 1200, '…'))}"
+        if texts
+        else f"*Message, as it will be sent:*\n{quote(cut(review['message'], 2500, '…'))}"
+    )
+    return [section("\n".join(lines)), section(body)]
+
+
+def _button(action_id: str, text: str, value: int | str, style: str) -> dict:
     return {"type": "button", "action_id": action_id, "text": plain(text), "value": str(value), "style": style}
 
 
@@ -585,3 +597,74 @@ def approval_line(approval: dict) -> str:
         f"• {utc_minute(approval['created_at'])} — <@{approval['requester']}> asked to send to "
         f"{count(approval['total'], 'number')}: {what} — request `{approval['id']}`{sent}"
     )
+
+
+# -- Workflow Builder steps -------------------------------------------------------------------
+
+ACTION_STEP_SEND = "mms_step_send"
+ACTION_STEP_CANCEL = "mms_step_cancel"
+
+
+def step_message(step: dict) -> tuple[str, list[dict]]:
+    """A Workflow Builder step's review in its channel (Send, Cancel, for the person it sends for or an admin),
+    then what became of it; a step that failed before its review says why."""
+    who = f"<@{step['sent_by']}>"
+    if step["review"] is None:
+        head = (
+            f":x: A workflow's *Send an MMS* step for {who} failed: {escape(step.get('error') or 'no reason given')} "
+            "Nothing was sent."
+        )
+        blocks = [section(head)]
+    else:
+        head = f":clipboard: A workflow asks to send an MMS to {count(step['total'], 'number')} on behalf of {who}."
+        blocks = reviewed_send(head, step["review"], "in this thread") + _step_state(step, who)
+    if step.get("completion_error"):
+        blocks.append(
+            context(f":warning: The workflow could not be told how this step ended ({step['completion_error']}).")
+        )
+    return cut(head.replace("*", ""), MAX_MESSAGE_TEXT), blocks
+
+
+def _step_state(step: dict, who: str) -> list[dict]:
+    by, at = f"<@{step.get('decided_by')}>", utc_minute(step.get("decided_at") or "")
+    if step["state"] == STEP_REVIEWING:
+        return [
+            context(
+                f"Nothing is sent until {who} (or an admin) presses Send. Undecided, it is cancelled "
+                f"{local_time(step.get('expires_at') or 0)}."
+            ),
+            {
+                "type": "actions",
+                "block_id": f"step_{step['draft_id']}",
+                "elements": [
+                    _button(ACTION_STEP_SEND, "Send", step["draft_id"], "primary"),
+                    _button(ACTION_STEP_CANCEL, "Cancel", step["draft_id"], "danger"),
+                ],
+            },
+        ]
+    if step["state"] == STEP_SENDING:
+        if step.get("send_id"):
+            return [
+                context(
+                    f":outbox_tray: {by} pressed Send on {at}: send `{step['send_id']}`; its results follow in its "
+                    "own message in this channel."
+                )
+            ]
+        return [
+            context(
+                f":raised_hand: {by} pressed Send on {at}; an approver must approve it first "
+                f"(request `{step.get('approval_id')}`)."
+            )
+        ]
+    if step.get("error"):
+        return [context(f":x: The step failed: {escape(step['error'])}")]
+    sent = f" (send `{step['send_id']}`)" if step.get("send_id") else ""
+    lines = {
+        STEP_SENT: f":white_check_mark: Sent{sent}: {step.get('queued') or 0:,} queued, "
+        f"{step.get('left_out') or 0:,} left out.",
+        STEP_FAILED: f":x: Sent{sent}, but the gateway queued none of it; its thread says why.",
+        STEP_CANCELLED: f":leftwards_arrow_with_hook: Cancelled {escape(step.get('note') or 'by ' + by)}. "
+        "Nothing was sent.",
+        STEP_REFUSED: f":no_entry_sign: Not sent: {escape(step.get('note') or 'refused')}.",
+    }
+    return [context(lines.get(step.get("outcome"), f"Finished: {step.get('outcome')}."))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -89,6 +90,12 @@ def where(channel: str, dm: str = "a direct message") -> str:
 def utc_minute(stamp: str) -> str:
     """``2026-12-02 01:07 UTC`` from the store's ISO text (UTC)."""
     return f"{stamp[:16].replace('T', ' ')} UTC"
+
+
+def local_time(epoch: float) -> str:
+    """An instant as Slack shows it to each reader, in their own zone (UTC where Slack cannot)."""
+    fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
 def quote(text: str) -> str:

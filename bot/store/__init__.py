@@ -32,6 +32,9 @@ Concurrency rules, each true on both engines and tested on both (tests/store/):
    state = 'scheduled'``; the first to commit wins, the other finds nothing to change (``schedules.py``).
 10. **An approval request is decided once**, and an approved one's send is recorded in the decision's
     transaction (``approvals.py``).
+11. **A Workflow Builder step's review is decided once** (Send, Cancel, or expiry): each is ``UPDATE steps
+    … WHERE state = 'reviewing'``, and Send records its send (or approval request) in that transaction; the
+    step finishes in the transaction that finishes its send or decides its request (``steps.py``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from bot.store.replies import Replies
 from bot.store.retention import Retention
 from bot.store.schedules import Schedules
 from bot.store.sends import Sends
+from bot.store.steps import Steps
 from bot.store.suppression import Suppression
 from bot.store.sync_state import SyncState
 from bot.store.templates import Templates
@@ -79,6 +83,7 @@ class Store(
     RateLog,
     Templates,
     Approvals,
+    Steps,
 ):
     """Every aggregate's operations over one engine (the aggregates are the modules beside this one)."""
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 
 from bot.sending.reports import ApprovalReport, Notice, ReportKind, approval_key, approval_notice_key
-from bot.sending.states import APPROVAL_EXPIRED, APPROVAL_WAITING, SEND_CANCELLED
+from bot.sending.states import APPROVAL_APPROVED, APPROVAL_EXPIRED, APPROVAL_WAITING, SEND_CANCELLED
 from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
+from bot.store.steps import step_approval_decided, step_approval_sent
 
 _COLUMNS = (
     "id, draft_id, requester, channel_id, state, why, review, numbers, total, created_at, expires_at,"
@@ -102,6 +103,8 @@ class Approvals(Aggregate):
             )
             if requester is None:
                 return False
+            if state != APPROVAL_APPROVED:  # an approved one's step follows its send (approval_sent)
+                step_approval_decided(tx, approval_id, state, reason or state)
             self._due(tx, approval_id, state, requester, notice)
         return True
 
@@ -109,6 +112,7 @@ class Approvals(Aggregate):
         with self._tx(tx) as tx:
             tx.execute("UPDATE approvals SET send_id = :send WHERE id = :id", {"send": send_id, "id": approval_id})
             tx.execute("UPDATE sends SET approval_id = :id WHERE id = :send", {"send": send_id, "id": approval_id})
+            step_approval_sent(tx, approval_id, send_id)
 
     def expire_approvals(self, notice: str, *, tx: Tx | None = None) -> list[int]:
         """Requests left undecided past their time: expired, their messages and requesters told."""
@@ -119,6 +123,7 @@ class Approvals(Aggregate):
                 {"expired": APPROVAL_EXPIRED, "at": tx.now_iso, "waiting": APPROVAL_WAITING, "now": tx.now},
             )
             for approval_id, requester in rows:
+                step_approval_decided(tx, approval_id, APPROVAL_EXPIRED, "no approver decided in time")
                 self._due(tx, approval_id, APPROVAL_EXPIRED, requester, notice)
         return [approval_id for approval_id, _ in rows]
 

@@ -13,6 +13,7 @@ from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
 from bot.store.sends import insert_outcomes
+from bot.store.steps import step_send_finished
 
 _CLAIMED = "id, send_id, seq, contacts, message"
 
@@ -140,6 +141,7 @@ class Batches(Aggregate):
                 )
                 outbox.settle(tx, send_key(ReportKind.PROGRESS, send_id))
                 outbox.due(tx, send_key(ReportKind.SUMMARY, send_id), send_id, ReportKind.SUMMARY)
+                step_send_finished(tx, send_id)  # a Workflow Builder step waiting on it completes
             else:
                 outbox.due_paced(tx, send_key(ReportKind.PROGRESS, send_id), send_id, ReportKind.PROGRESS)
         return True

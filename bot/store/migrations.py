@@ -196,6 +196,47 @@ def reports_wanted(tx: Tx) -> None:
     _add_column(tx, "reports", "wanted", "int", "DEFAULT 0")
 
 
+def workflow_steps(tx: Tx) -> None:
+    """A Workflow Builder step's run: its inputs (to check them again after a crash), its review (kept here: it
+    waits for a decision longer than a draft lives), who decided, its send or approval, and what the workflow
+    was told."""
+    columns = [
+        ("draft_id", "text", "PRIMARY KEY"),
+        ("execution_id", "text", "NOT NULL"),
+        ("workflow_execution_id", "text", ""),
+        ("channel_id", "text", "NOT NULL"),
+        ("sent_by", "text", "NOT NULL"),
+        ("inputs", "text", "NOT NULL"),
+        ("state", "text", "NOT NULL"),
+        ("owner", "text", ""),
+        ("lease_until", "real", ""),
+        ("checks", "int", "DEFAULT 1"),
+        ("review", "text", ""),
+        ("numbers", "text", ""),
+        ("media", "blob", ""),
+        ("total", "int", ""),
+        ("created_at", "text", "NOT NULL"),
+        ("expires_at", "real", ""),
+        ("review_ts", "text", ""),
+        ("decided_by", "text", ""),
+        ("decided_at", "text", ""),
+        ("send_id", "int", ""),
+        ("approval_id", "int", ""),
+        ("outcome", "text", ""),
+        ("error", "text", ""),
+        ("note", "text", ""),
+        ("queued", "int", ""),
+        ("left_out", "int", ""),
+        ("completed_at", "text", ""),
+        ("completion_error", "text", ""),
+    ]
+    _create_table(tx, "steps", columns)
+    _index(tx, "idx_steps_execution", "steps", "execution_id", unique=True)
+    _index(tx, "idx_steps_state", "steps", "state, expires_at")
+    _index(tx, "idx_steps_send", "steps", "send_id")
+    _index(tx, "idx_steps_approval", "steps", "approval_id")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (1, "baseline: the schema of earlier versions", baseline),
     (2, "commit-ordered suppression versions", commit_ordered_suppression),
@@ -208,6 +249,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Tx], None]]] = [
     (9, "saved message templates", templates),
     (10, "approvals before a send", approvals),
     (11, "a report due again while delivered is delivered again", reports_wanted),
+    (12, "Workflow Builder steps", workflow_steps),
 ]
 
 
