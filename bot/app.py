@@ -31,7 +31,7 @@ from bot.sending.review import read_balance
 from bot.sending.schedule import DueSends, zone
 from bot.sending.sync import CellcastSync
 from bot.sending.throttle import RateLimiter
-from bot.slack import actions, answers, approvals, commands, errors, home, review, templates
+from bot.slack import actions, answers, approvals, commands, errors, home, review, steps, templates
 from bot.slack.files import SlackFileFetcher
 from bot.slack.reporting import SlackReporter
 from bot.store import Store
@@ -60,6 +60,7 @@ class Services:
     sync: CellcastSync
     metrics: Metrics
     answers: answers.AnswerImages
+    steps: steps.StepChecker
     stopping: threading.Event = field(default_factory=threading.Event)
     socket_mode_connected: Callable[[], bool] | None = None  # set in Socket Mode
     allowance: Callable[[str, int], Assessment] = lambda user, count: Assessment()  # approval / daily limit
@@ -113,6 +114,7 @@ class Bot:
         services.stopping.set()
         started = time.monotonic()
         services.checker.shutdown()
+        services.steps.shutdown()
         services.schedule.stop()  # first: no scheduled send starts while the dispatcher stops
         services.dispatcher.stop(services.settings.shutdown_grace)
         services.reporter.stop(max(0.0, services.settings.shutdown_grace - (time.monotonic() - started)))
@@ -243,27 +245,38 @@ def build(settings: Settings) -> Bot:
         on_report_due=reporter.wake,
         lease=settings.lease_seconds,
     )
+    checks = {
+        "file_limits": FileLimits(settings.contacts_max_bytes, settings.contacts_max_rows),
+        "suppressed": store.suppressed_among,
+        "balance": lambda: read_balance(gateway, settings.dry_run),
+        "credits_per_mms": settings.credits_per_mms,
+        "dry_run": settings.dry_run,
+        "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
+        "quiet": settings.quiet,
+        "clock": time.time,
+        "calls_per_second": settings.cellcast_calls_per_second,
+        "allowance": allowance,
+    }
     checker = review.ReviewChecker(
         client,
         store,
         SlackFileFetcher(settings.slack_bot_token, settings.slack_api_url),
-        checks={
-            "file_limits": FileLimits(settings.contacts_max_bytes, settings.contacts_max_rows),
-            "suppressed": store.suppressed_among,
-            "balance": lambda: read_balance(gateway, settings.dry_run),
-            "credits_per_mms": settings.credits_per_mms,
-            "dry_run": settings.dry_run,
-            "optouts": lambda: sync.refresh_if_stale(3.0).describe(time.time(), settings.sync_seconds),
-            "quiet": settings.quiet,
-            "clock": time.time,
-            "calls_per_second": settings.cellcast_calls_per_second,
-            "allowance": allowance,
-        },
+        checks=checks,
         timezone=settings.zone,
         owner=instance_id,
         lease=settings.lease_seconds,
         check_seconds=settings.check_seconds,
         files_at_once=settings.files_at_once,
+        stopping=stopping,
+        on_report_due=reporter.wake,
+    )
+    step_checker = steps.StepChecker(
+        checker,
+        store,
+        checks=checks,
+        review_hours=settings.step_review_hours,
+        optout_text=settings.optout_text,
+        check_seconds=settings.check_seconds,
         stopping=stopping,
         on_report_due=reporter.wake,
     )
@@ -273,6 +286,8 @@ def build(settings: Settings) -> Bot:
     leases.every(2.0, "settling abandoned batches", dispatcher.settle_abandoned)
     leases.every(2.0, "checks in progress: lease renewal", checker.renew)
     leases.every(2.0, "checks a stopped process left", checker.resume)
+    leases.every(2.0, "Workflow Builder step checks: lease renewal", step_checker.renew)
+    leases.every(2.0, "Workflow Builder step checks a stopped process left", step_checker.resume)
 
     def scheduled_started() -> None:
         dispatcher.wake()
@@ -295,6 +310,11 @@ def build(settings: Settings) -> Bot:
     periodic.every(60.0, "deleting old drafts", lambda: review.expire_drafts(store))
     periodic.every(5.0, "database checkpoint", store.checkpoint)
     periodic.every(5.0, "expiring approval requests nobody decided", lambda: approvals.expire(store))
+    periodic.every(
+        5.0,
+        "cancelling Workflow Builder step reviews nobody decided",
+        lambda: steps.expire(store, settings.step_review_hours, reporter.wake),
+    )
 
     def retention() -> None:
         purged = store.purge_older_than(settings.retention_days, wait=stopping.wait)
@@ -335,6 +355,7 @@ def build(settings: Settings) -> Bot:
             stopping=stopping,
             on_report_due=reporter.wake,
         ),
+        step_checker,
         stopping,
         allowance=allowance,
     )
@@ -351,5 +372,6 @@ def build(settings: Settings) -> Bot:
     answers.register(app)
     templates.register(app)
     approvals.register(app)
+    steps.register(app)
     errors.register(app)
     return Bot(app, services)

@@ -663,7 +663,7 @@ def _step_state(step: dict, who: str) -> list[dict]:
         STEP_SENT: f":white_check_mark: Sent{sent}: {step.get('queued') or 0:,} queued, "
         f"{step.get('left_out') or 0:,} left out.",
         STEP_FAILED: f":x: Sent{sent}, but the gateway queued none of it; its thread says why.",
-        STEP_CANCELLED: f":leftwards_arrow_with_hook: Cancelled {escape(step.get('note') or 'by ' + by)}. "
+        STEP_CANCELLED: f":leftwards_arrow_with_hook: Cancelled {escape(step['note']) if step.get('note') else 'by ' + by}. "
         "Nothing was sent.",
         STEP_REFUSED: f":no_entry_sign: Not sent: {escape(step.get('note') or 'refused')}.",
     }

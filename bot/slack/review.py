@@ -281,7 +281,7 @@ class ReviewChecker:
         budget = Budget(self._check_seconds, gate=self._gate, stopping=self._stopping)
         person = form.user_id if resumed else None
         try:
-            uploads, problems = self._download(form, budget)
+            uploads, problems = self.download(form, budget)
             if problems:
                 raise Problems(problems)
             review = check(form, uploads, budget=budget, **self._checks)
@@ -325,38 +325,46 @@ class ReviewChecker:
             return self._timezone
         return zone(name if isinstance(name, str) else None, self._timezone)
 
-    def _download(self, form: CheckedForm, budget: Budget) -> tuple[dict[str, Upload], dict[str, str]]:
+    def download(self, form: CheckedForm, budget: Budget) -> tuple[dict[str, Upload], dict[str, str]]:
+        """The form's files, by field; problems by field for those that could not be fetched."""
         uploads, problems = {}, {}
         limits = self._checks["file_limits"]
         for field, ref, cap in (("media", form.media, None), ("contacts_file", form.contacts_file, limits.max_bytes)):
             if ref is None:
                 continue
             try:
+                ref = self.resolve(ref)
                 uploads[field] = Upload(ref.name, self.fetch(ref, budget, cap))
             except FileDownloadError as exc:
                 problems[field] = str(exc)
             except OutOfTime as exc:
                 problems[field] = (
-                    f"Downloading {ref.name} from Slack took longer than the {exc.seconds:g} seconds a check may "
-                    "take, so it was stopped. Try again; if it happens again, attach a smaller file."
+                    f"Downloading {ref.name or 'the file'} from Slack took longer than the {exc.seconds:g} seconds a "
+                    "check may take, so it was stopped. Try again; if it happens again, attach a smaller file."
                 )
         return uploads, problems
 
     def fetch(self, ref: FileRef, budget: Budget, max_bytes: int | None = None) -> bytes:
         """A file attached in a form, from Slack (asking files.info where it came without its link)."""
-        return self._fetcher.fetch(ref.url or self._file_url(ref), max_bytes=max_bytes, budget=budget)
+        return self._fetcher.fetch(self.resolve(ref).url, max_bytes=max_bytes, budget=budget)
 
-    def _file_url(self, ref: FileRef) -> str:
-        """A file can arrive without its URLs ("file_access": "check_file_info"): ask files.info."""
+    def resolve(self, ref: FileRef) -> FileRef:
+        """A file can arrive without its URLs ("file_access": "check_file_info"), or as a bare id (a Workflow
+        Builder step's input): files.info says its name and where it is."""
+        if ref.url and ref.name:
+            return ref
         try:
             info = self._client.files_info(file=ref.id)["file"]
         except SlackApiError as exc:
-            log.warning("files.info failed: %s", exc.response.get("error"))
+            error = exc.response.get("error")
+            log.warning("files.info failed: %s", error)
+            if error == "file_not_found":
+                raise FileDownloadError("Slack has no such file (it may have been deleted).") from None
             raise FileDownloadError("Slack would not share the file with the bot. Try attaching it again.") from None
         url = info.get("url_private_download") or info.get("url_private")
         if not url:
             raise FileDownloadError("Slack did not say where the file is. Try attaching it again.")
-        return url
+        return FileRef(ref.id, ref.name or str(info.get("name") or ref.id), url)
 
     def _show(self, draft_id: str, view: dict, person: str | None = None) -> None:
         """views.update by external id; Slack may not have taken the pushed view yet, so wait a little.

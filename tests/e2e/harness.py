@@ -273,39 +273,13 @@ class BotProcess:
 
     def click(self, blocks: list[dict], action_id: str, user: str = ADMIN, channel: str = "C1") -> httpx.Response:
         """Press the button with ``action_id`` in a message's blocks, as Slack sends the click."""
-        button = next(
-            e for b in blocks if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == action_id
-        )
-        block = next(b for b in blocks if b.get("type") == "actions" and button in b["elements"])
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T1", "domain": "test"},
-            "user": {"id": user, "team_id": "T1"},
-            "api_app_id": "A1",
-            "token": "legacy",
-            "trigger_id": "1.2.3",
-            "is_enterprise_install": False,
-            "enterprise": None,
-            "container": {
-                "type": "message",
-                "message_ts": "1700000000.000001",
-                "channel_id": channel,
-                "is_ephemeral": False,
-            },
-            "channel": {"id": channel, "name": "general"},
-            "response_url": f"{self.slack.server.base_url}/respond/action",
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block.get("block_id", ""),
-                    "value": button.get("value", ""),
-                    "text": button["text"],
-                    "action_ts": "1.0",
-                }
-            ],
-        }
+        payload = block_action(self.slack, blocks, action_id, user, channel)
         return self.post(urlencode({"payload": json.dumps(payload)}).encode())
+
+    def event(self, body: dict) -> httpx.Response:
+        """An Events API delivery (``event_callback``), signed as Slack signs it."""
+        raw = json.dumps(body).encode()
+        return self.post(raw, {**sign(raw), "Content-Type": "application/json"})
 
     def open_home(self, user: str = ADMIN) -> dict:
         """Open the App Home, as Slack tells the bot (an app_home_opened event); the Home it publishes."""
@@ -404,3 +378,40 @@ def view_submission(values: dict, user: str, channel: str, view_id: str) -> dict
             "state": {"values": values},
         },
     }
+
+
+def block_action(slack, blocks: list[dict], action_id: str, user: str = ADMIN, channel: str = "C1") -> dict:
+    """The ``block_actions`` payload of pressing the button with ``action_id`` in a message's blocks."""
+    button = next(
+        e for b in blocks if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == action_id
+    )
+    block = next(b for b in blocks if b.get("type") == "actions" and button in b["elements"])
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "test"},
+        "user": {"id": user, "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "container": {
+            "type": "message",
+            "message_ts": "1700000000.000001",
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "channel": {"id": channel, "name": "general"},
+        "response_url": f"{slack.server.base_url}/respond/action",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block.get("block_id", ""),
+                "value": button.get("value", ""),
+                "text": button["text"],
+                "action_ts": "1.0",
+            }
+        ],
+    }
+    return payload

@@ -6,6 +6,13 @@ files not shared in the channel and image links it cannot download, updates of d
 posts in archived channels or channels the bot is not in, views.update of a view Slack does not
 have yet. Files are hosted behind a Bearer check (an HTML sign-in page without it, as Slack does),
 optionally slowly; uploads share a file in a channel. Any method can fail on demand.
+
+Workflow Builder steps: ``run_step`` makes a ``function_executed`` event (Slack's documented shape, with the
+function's parameters as the manifest declares them) and a workflow token for it (``xwfp-``: valid while
+the run is running and for 15 minutes at most, refused as ``token_revoked`` after). ``functions.completeSuccess``
+and ``functions.completeError`` refuse an unknown run (``function_execution_not_found``), a second completion
+(``execution_not_in_running_state``) and outputs the manifest does not declare, of the wrong type, or missing
+a required one (``parameter_validation_failed``), as Slack's docs say.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import yaml
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
@@ -36,6 +45,26 @@ MAX_TEXT = 40_000
 MAX_TEXT_OBJECT = 3000
 SCOPES = ("commands", "chat:write", "chat:write.public", "files:read", "files:write", "im:write", "users:read")
 NEEDS_SCOPE = {"users.info": "users:read"}  # methods whose refusal without their scope the bot must survive
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+WORKFLOW_TOKEN_LIFETIME = 15 * 60  # seconds a step's bot_access_token lasts at most
+PARAMETER_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
+
+
+@dataclass
+class Execution:
+    """A run of a custom step, as Slack keeps it."""
+
+    id: str
+    callback_id: str
+    inputs: dict
+    token: str
+    started: float
+    state: str = "running"  # then "completed" or "failed"
+    outputs: dict | None = None
+    error: str | None = None
+
+    def token_valid(self, now: float) -> bool:
+        return self.state == "running" and now - self.started < WORKFLOW_TOKEN_LIFETIME
 
 
 @dataclass
@@ -85,6 +114,7 @@ class FakeSlack:
     socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
     scopes: set[str] = field(default_factory=lambda: set(SCOPES))  # the bot token's scopes
     user_zones: dict[str, str] = field(default_factory=dict)  # user id -> tz (users.info); others: Australia/Sydney
+    executions: dict[str, Execution] = field(default_factory=dict)  # function_execution_id -> the run
 
     def start(self) -> FakeSlack:
         fake = self
@@ -279,7 +309,7 @@ class FakeSlack:
             params = json.loads(body or b"{}")
         else:
             params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        for key in ("blocks", "view", "files"):
+        for key in ("blocks", "view", "files", "outputs"):
             if isinstance(params.get(key), str):
                 with contextlib.suppress(ValueError):
                     params[key] = json.loads(params[key])  # left as sent: the method's check refuses it
@@ -290,7 +320,12 @@ class FakeSlack:
         expected = (
             APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         )  # Socket Mode takes the app-level token
-        if call.authorization != f"Bearer {expected}":
+        workflow = next((e for e in self.executions.values() if call.authorization == f"Bearer {e.token}"), None)
+        if workflow is not None and method != "apps.connections.open":  # a subset of the bot token, while it lasts
+            if not workflow.token_valid(time.time()):
+                handler.send(200, json.dumps({"ok": False, "error": "token_revoked"}).encode())
+                return
+        elif call.authorization != f"Bearer {expected}":
             handler.send(
                 200,
                 json.dumps(
@@ -421,11 +456,73 @@ class FakeSlack:
                     hosted.channels.add(channel)
                 shared.append({"id": item["id"], "title": hosted.title})
             return {"ok": True, "files": shared}
+        if method in ("functions.completeSuccess", "functions.completeError"):
+            return self._complete(method, params)
         if method == "files.info":
             if params.get("file") not in self.files:
                 raise Refused("file_not_found")
             return {"ok": True, "file": self.file_object(params["file"])}
         return {"ok": False, "error": "unknown_method"}
+
+    # -- Workflow Builder steps -----------------------------------------------------------------
+
+    def run_step(self, inputs: dict, callback_id: str = "send_mms") -> dict:
+        """A workflow reaches the app's step: the ``event_callback`` Slack delivers (HTTP or Socket Mode)."""
+        function = yaml.safe_load(MANIFEST.read_text())["functions"][callback_id]
+        with self._lock:
+            number = next(self._ids)
+        execution = Execution(f"Fx{number:010d}", callback_id, inputs, f"xwfp-test-{number}-WORKFLOWTOKEN", time.time())
+        self.executions[execution.id] = execution
+        return {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event": {
+                "type": "function_executed",
+                "function": {
+                    "id": f"Fn{number:010d}",
+                    "callback_id": callback_id,
+                    "title": function["title"],
+                    "description": function["description"],
+                    "type": "app",
+                    "input_parameters": _parameters(function["input_parameters"]),
+                    "output_parameters": _parameters(function["output_parameters"]),
+                    "app_id": "A1",
+                    "date_created": 1694727597,
+                    "date_updated": 1698947481,
+                    "date_deleted": 0,
+                },
+                "inputs": inputs,
+                "function_execution_id": execution.id,
+                "workflow_execution_id": f"Wx{number:010d}",
+                "event_ts": f"{time.time():.6f}",
+                "bot_access_token": execution.token,
+            },
+            "type": "event_callback",
+            "event_id": f"Ev{number:010d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+        }
+
+    def _complete(self, method: str, params: dict) -> dict:
+        execution = self.executions.get(params.get("function_execution_id", ""))
+        if execution is None:
+            raise Refused("function_execution_not_found")
+        if execution.state != "running":
+            raise Refused("execution_not_in_running_state")
+        if method == "functions.completeError":
+            if not params.get("error"):
+                raise Refused("invalid_arguments")
+            execution.state, execution.error = "failed", params["error"]
+            return {"ok": True}
+        outputs = params.get("outputs")
+        declared = yaml.safe_load(MANIFEST.read_text())["functions"][execution.callback_id]["output_parameters"]
+        problems = _output_problems(outputs, declared)
+        if problems:
+            raise Refused("parameter_validation_failed", errors=problems)
+        execution.state, execution.outputs = "completed", outputs
+        return {"ok": True}
 
     # -- Slack's rules -------------------------------------------------------------------------
 
@@ -545,3 +642,24 @@ def flatten(value) -> str:
     if isinstance(value, list):
         return " ".join(flatten(v) for v in value)
     return str(value)
+
+
+def _parameters(declared: dict) -> list[dict]:
+    """The manifest's parameters as a function_executed event lists them."""
+    return [{"name": name, **spec} for name, spec in declared.items()]
+
+
+def _output_problems(outputs, declared: dict) -> list[str]:
+    if not isinstance(outputs, dict):
+        return ["outputs must be an object"]
+    problems = [f"{name}: not an output of this function" for name in outputs if name not in declared]
+    for name, spec in declared.items():
+        if name not in outputs:
+            if spec.get("is_required"):
+                problems.append(f"{name}: required")
+            continue
+        kind = PARAMETER_TYPES.get(spec["type"], str)
+        value = outputs[name]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            problems.append(f"{name}: must be {spec['type']}")
+    return problems

@@ -7,14 +7,15 @@ import logging
 from collections.abc import Callable
 
 from bot.sending.records import SendRecord
-from bot.sending.reports import ApprovalReport, FileFor, Notice, ReplyReport, Report, ReportKind
-from bot.sending.states import APPROVAL_WAITING, SEND_OPEN
+from bot.sending.reports import ApprovalReport, FileFor, Notice, ReplyReport, Report, ReportKind, StepReport
+from bot.sending.states import APPROVAL_WAITING, SEND_OPEN, STEP_CHECKING, STEP_FINISHED, STEP_REVIEWING
 from bot.sending.summary import summarise
 from bot.slack.blocks import (
     approval_message,
     notice,
     reply_message,
     results_csv,
+    step_message,
     thread_summary,
     write_suppression_csv,
 )
@@ -63,6 +64,7 @@ class Handlers:
             ReportKind.SEND_CSV: self._send_csv_for,
             ReportKind.SUPPRESSION_CSV: self._suppression_csv_for,
             ReportKind.APPROVAL: self._approval,
+            ReportKind.STEP: self._step,
         }
 
     def deliver(self, report: Report) -> None:
@@ -203,3 +205,82 @@ class Handlers:
                 (self._calls.dm(user), False) for user in sorted(self._approvers) if user != approval["requester"]
             ]
         return targets + [(self._calls.dm(approval["requester"]), True)]
+
+    # -- Workflow Builder steps --------------------------------------------------------------------
+
+    def _step(self, report: Report) -> None:
+        """The step's review posted in its channel (its image in the thread), then kept up to date; once the
+        step is finished, the workflow is told, once. A review nobody can see (the bot cannot post there)
+        fails the step, with what to do."""
+        payload = report.payload
+        assert isinstance(payload, StepReport)
+        step = self._store.find_step(payload.draft_id)
+        if step is None or step["state"] == STEP_CHECKING:
+            return
+        draft_id, channel = step["draft_id"], step["channel_id"]
+        text, blocks = step_message(step)
+        if step["review_ts"] is None:
+            try:
+                ts = self._calls(self._calls.client.chat_postMessage, channel=channel, text=text, blocks=blocks)["ts"]
+            except Refused as refused:
+                log.error("Slack refused step %s's message in %s (%s)", draft_id, channel, refused.error)
+                if step["state"] == STEP_REVIEWING:
+                    self._store.step_failed(draft_id, cannot_post(channel, refused.error))  # due again: told next
+                    return
+            else:
+                self._store.set_step_review_ts(draft_id, ts)
+                media = self._store.step_media(draft_id)
+                if media is not None:
+                    file_id = self._uploads.upload(media, step["review"].get("media_name") or "image.jpg")
+                    self._uploads.share(file_id, IMAGE_TITLE, channel, ts)
+        else:
+            try:
+                self._calls(
+                    self._calls.client.chat_update, channel=channel, ts=step["review_ts"], text=text, blocks=blocks
+                )
+            except Refused as refused:  # deleted, or the channel archived: the workflow is still told
+                log.warning("could not update step %s's message in %s (%s)", draft_id, channel, refused.error)
+        if step["state"] == STEP_FINISHED and step["completed_at"] is None:
+            self._complete(step)
+
+    def _complete(self, step: dict) -> None:
+        """functions.completeSuccess with the outputs, or completeError with what went wrong. A refusal (the run
+        is gone, already ended, or the outputs refused) is final: it is recorded and shown on the message."""
+        execution, client = step["execution_id"], self._calls.client
+        try:
+            if step["error"]:
+                error = f"Send an MMS could not go ahead: {step['error']}"
+                self._calls(client.functions_completeError, function_execution_id=execution, error=error)
+            else:
+                self._calls(
+                    client.functions_completeSuccess, function_execution_id=execution, outputs=step_outputs(step)
+                )
+        except Refused as refused:
+            log.error("Slack refused to complete step %s (%s)", step["draft_id"], refused.error)
+            self._store.step_completed(step["draft_id"], refused.error)
+            if step["review_ts"]:
+                text, blocks = step_message({**step, "completion_error": refused.error})
+                try:
+                    self._calls(
+                        client.chat_update, channel=step["channel_id"], ts=step["review_ts"], text=text, blocks=blocks
+                    )
+                except Refused as again:
+                    log.warning("could not update step %s's message (%s)", step["draft_id"], again.error)
+            return
+        self._store.step_completed(step["draft_id"])
+        log.info("step %s completed: %s", step["draft_id"], step["outcome"] or "failed")
+
+
+def step_outputs(step: dict) -> dict:
+    """The manifest's output_parameters: send_id only when a send was made."""
+    outputs = {"queued": int(step["queued"] or 0), "left_out": int(step["left_out"] or 0), "outcome": step["outcome"]}
+    if step.get("send_id"):
+        outputs["send_id"] = str(step["send_id"])
+    return outputs
+
+
+def cannot_post(channel: str, error: str) -> str:
+    return (
+        f"the bot cannot post its review in <#{channel}> ({error}): invite @mms-bot to that channel "
+        "(/invite @mms-bot), or pick a channel it is in."
+    )
