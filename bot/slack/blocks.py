@@ -659,12 +659,12 @@ def _step_state(step: dict, who: str) -> list[dict]:
     if step.get("error"):
         return [context(f":x: The step failed: {escape(step['error'])}")]
     sent = f" (send `{step['send_id']}`)" if step.get("send_id") else ""
+    why = escape(step["note"]) if step.get("note") else f"by {by}"
     lines = {
         STEP_SENT: f":white_check_mark: Sent{sent}: {step.get('queued') or 0:,} queued, "
         f"{step.get('left_out') or 0:,} left out.",
         STEP_FAILED: f":x: Sent{sent}, but the gateway queued none of it; its thread says why.",
-        STEP_CANCELLED: f":leftwards_arrow_with_hook: Cancelled {escape(step['note']) if step.get('note') else 'by ' + by}. "
-        "Nothing was sent.",
+        STEP_CANCELLED: f":leftwards_arrow_with_hook: Cancelled {why}. Nothing was sent.",
         STEP_REFUSED: f":no_entry_sign: Not sent: {escape(step.get('note') or 'refused')}.",
     }
     return [context(lines.get(step.get("outcome"), f"Finished: {step.get('outcome')}."))]
