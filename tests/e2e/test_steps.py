@@ -2,11 +2,13 @@
 Slack does (signed over HTTP, or over Socket Mode), the review is a message in the step's channel, and the
 step is completed through functions.completeSuccess / completeError, which refuse what Slack refuses."""
 
+import json
 import time
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.harness import ADMIN, BotProcess, block_action
+from tests.e2e.harness import ADMIN, BotProcess, block_action, view_submission
 from tests.e2e.test_send import png
 from tests.fakes.server import wait_for
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, flatten
@@ -156,3 +158,34 @@ def test_the_step_runs_over_socket_mode(slack, cellcast, tmp_path, internet):
     finally:
         bot.stop()
         link.stop()
+
+
+@pytest.mark.sqlite_only  # the store side (a step follows its approval) runs on both engines
+def test_a_step_above_the_approval_threshold_waits_for_an_approver_and_a_rejection_refuses_it(
+    bot_factory, slack, cellcast
+):
+    bot = bot_factory(MMS_APPROVAL_ABOVE="1", MMS_APPROVERS="UAPPROVER", MMS_APPROVALS_CHANNEL="CAPPROVALS")
+    approved, rejected = slack.run_step(inputs(sent_by=ADMIN)), slack.run_step(inputs(sent_by=ADMIN, channel="C2"))
+    for event in (approved, rejected):
+        bot.event(event)
+        channel = "C1" if event is approved else "C2"
+        bot.click(review_post(slack, channel)["blocks"], "mms_step_send", user=ADMIN)
+    requests = wait_for(lambda: len(posts := slack.channel_posts("CAPPROVALS")) == 2 and posts)
+    time.sleep(1.2)  # the dispatcher would have sent by now
+    assert cellcast.calls == [] and "an approver must approve it first" in flatten(review_post(slack))
+    first = next(p for p in requests if "in <#C1>" in flatten(p.params))
+    bot.click(first.params["blocks"], "mms_approve", user="UAPPROVER", channel="CAPPROVALS")
+    done = finished(slack, approved["event"]["function_execution_id"])
+    assert done.outputs["outcome"] == "sent" and done.outputs["queued"] == 2 and len(cellcast.calls) == 1
+    second = next(p for p in requests if "in <#C2>" in flatten(p.params))
+    bot.click(second.params["blocks"], "mms_reject", user="UAPPROVER", channel="CAPPROVALS")
+    reason_form = wait_for(lambda: slack.accepted("views.open"))[-1].answer["view"]
+    payload = view_submission(
+        {"reason": {"value": {"type": "plain_text_input", "value": "not now"}}}, "UAPPROVER", "", reason_form["id"]
+    )
+    payload["view"].update(callback_id="mms_reject_reason", private_metadata=reason_form["private_metadata"])
+    assert bot.post(urlencode({"payload": json.dumps(payload)}).encode()).json() == {"response_action": "clear"}
+    refused = finished(slack, rejected["event"]["function_execution_id"])
+    assert refused.outputs == {"queued": 0, "left_out": 3, "outcome": "refused"} and len(cellcast.calls) == 1
+    bot.wait_quiet()
+    assert "Not sent: not now" in flatten(review_post(slack, "C2"))
