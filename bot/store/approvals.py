@@ -17,7 +17,7 @@ from bot.sending.states import APPROVAL_APPROVED, APPROVAL_EXPIRED, APPROVAL_WAI
 from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
-from bot.store.steps import step_approval_decided, step_approval_sent
+from bot.store.step_links import step_approval_decided, step_approval_sent
 
 _COLUMNS = (
     "id, draft_id, requester, channel_id, state, why, review, numbers, total, created_at, expires_at,"

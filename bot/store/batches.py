@@ -13,7 +13,7 @@ from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
 from bot.store.sends import insert_outcomes
-from bot.store.steps import step_send_finished
+from bot.store.step_links import step_send_finished
 
 _CLAIMED = "id, send_id, seq, contacts, message"
 

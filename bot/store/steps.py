@@ -7,41 +7,30 @@ another instance, the expiry sweep: the first to commit decides, the others chan
 the send in the decision's transaction (the caller passes ``tx`` on). The run's message and the workflow's
 completion are one report (``step:<draft>``), made due in the transaction of each change.
 
-A run's send finishing (its last batch settled, in ``batches.py``), or its approval being decided
-(``approvals.py``), finishes the run in that same transaction, through the functions at the end of this
-module.
+A run's send finishing, or its approval being decided, finishes the run in that same transaction
+(``step_links.py``).
 """
 
 from __future__ import annotations
 
 import json
 
-from bot.sending.reports import ReportKind, StepReport, step_key
 from bot.sending.states import (
-    APPROVAL_WITHDRAWN,
-    SEND_DONE,
     STEP_CANCELLED,
     STEP_CHECKING,
-    STEP_FAILED,
     STEP_FINISHED,
-    STEP_REFUSED,
     STEP_REVIEWING,
     STEP_SENDING,
-    STEP_SENT,
 )
-from bot.store import outbox
 from bot.store.base import Aggregate
 from bot.store.engine import Tx
+from bot.store.step_links import NOTHING_SENT, due, step_send_finished
 
 _COLUMNS = (
     "draft_id, execution_id, workflow_execution_id, channel_id, sent_by, inputs, state, checks, review, numbers,"
     " total, created_at, expires_at, review_ts, decided_by, decided_at, send_id, approval_id, outcome, error, note,"
     " queued, left_out, completed_at, completion_error"
 )
-
-
-# A run that ends without sending: nothing queued, every entry left out (those the review left out, and the rest).
-_NOTHING_SENT = "queued = 0, left_out = COALESCE(left_out, 0) + COALESCE(total, 0), numbers = NULL, media = NULL"
 
 
 def _step(row: dict) -> dict:
@@ -139,7 +128,9 @@ class Steps(Aggregate):
         """checking → reviewing: the review is due in the channel, undecided until ``lifetime`` seconds from now.
         ``left_out``: the entries the review left out (invalid, suppressed)."""
         with self._tx(tx) as tx:
-            changed = tx.scalar(
+            return _changed(
+                tx,
+                draft_id,
                 "UPDATE steps SET state = :reviewing, review = :review, numbers = :numbers, media = :media,"
                 " total = :total, left_out = :left_out, expires_at = :expires, owner = NULL"
                 " WHERE draft_id = :id AND state = :checking RETURNING draft_id",
@@ -155,15 +146,14 @@ class Steps(Aggregate):
                     "checking": STEP_CHECKING,
                 },
             )
-            if changed is not None:
-                _due(tx, draft_id)
-        return changed is not None
 
     def step_failed(self, draft_id: str, error: str, *, tx: Tx | None = None) -> bool:
         """A problem the workflow's builder must fix (its inputs, the bot's access): the step fails with it.
         Only a run not yet decided fails; False when it was decided (or failed) first."""
         with self._tx(tx) as tx:
-            changed = tx.scalar(
+            return _changed(
+                tx,
+                draft_id,
                 "UPDATE steps SET state = :finished, error = :error, owner = NULL, numbers = NULL, media = NULL"
                 " WHERE draft_id = :id AND state IN (:checking, :reviewing) RETURNING draft_id",
                 {
@@ -174,9 +164,6 @@ class Steps(Aggregate):
                     "reviewing": STEP_REVIEWING,
                 },
             )
-            if changed is not None:
-                _due(tx, draft_id)
-        return changed is not None
 
     # -- the decision --------------------------------------------------------------------------
 
@@ -187,8 +174,10 @@ class Steps(Aggregate):
         request in this transaction) or → finished with ``outcome`` (cancelled, refused), once; False when it
         was decided first."""
         with self._tx(tx) as tx:
-            nothing_sent = f", {_NOTHING_SENT}" if outcome is not None else ""
-            changed = tx.scalar(
+            nothing_sent = f", {NOTHING_SENT}" if outcome is not None else ""
+            return _changed(
+                tx,
+                draft_id,
                 "UPDATE steps SET state = :state, outcome = :outcome, note = :note, decided_by = :user,"
                 f" decided_at = :at{nothing_sent} WHERE draft_id = :id AND state = :reviewing RETURNING draft_id",
                 {
@@ -201,9 +190,6 @@ class Steps(Aggregate):
                     "reviewing": STEP_REVIEWING,
                 },
             )
-            if changed is not None:
-                _due(tx, draft_id)
-        return changed is not None
 
     def step_send_recorded(
         self, draft_id: str, *, send_id: int | None = None, approval_id: int | None = None, tx: Tx | None = None
@@ -217,14 +203,14 @@ class Steps(Aggregate):
             )
             if send_id is not None:
                 step_send_finished(tx, send_id)
-            _due(tx, draft_id)
+            due(tx, draft_id)
 
     def expire_steps(self, note: str, *, tx: Tx | None = None) -> list[str]:
         """Reviews nobody decided in time: cancelled, and the workflow told."""
         with self._tx(tx) as tx:
             ids = tx.column(
                 "UPDATE steps SET state = :finished, outcome = :cancelled, note = :note, decided_at = :at,"
-                f" {_NOTHING_SENT} WHERE state = :reviewing AND expires_at < :now RETURNING draft_id",
+                f" {NOTHING_SENT} WHERE state = :reviewing AND expires_at < :now RETURNING draft_id",
                 {
                     "finished": STEP_FINISHED,
                     "cancelled": STEP_CANCELLED,
@@ -235,7 +221,7 @@ class Steps(Aggregate):
                 },
             )
             for draft_id in ids:
-                _due(tx, draft_id)
+                due(tx, draft_id)
         return list(ids)
 
     # -- what Slack was told -------------------------------------------------------------------
@@ -253,58 +239,9 @@ class Steps(Aggregate):
             )
 
 
-def _due(tx: Tx, draft_id: str) -> None:
-    outbox.due(tx, step_key(draft_id), None, ReportKind.STEP, payload=StepReport(draft_id))
-
-
-def step_send_finished(tx: Tx, send_id: int) -> None:
-    """In the transaction that finished ``send_id`` (or linked it): its run, if a step made it, finishes with the
-    send's figures: queued, and left out (everything else: invalid, suppressed, refused, failed…)."""
-    row = tx.one(
-        "SELECT state, n_queued, total_contacts + n_invalid + review_suppressed FROM sends WHERE id = :id",
-        {"id": send_id},
-    )
-    if row is None or row[0] != SEND_DONE:
-        return
-    queued, entries = int(row[1] or 0), int(row[2] or 0)
-    ids = tx.column(
-        "UPDATE steps SET state = :finished, outcome = :outcome, queued = :queued, left_out = :left_out"
-        " WHERE send_id = :send AND state = :sending RETURNING draft_id",
-        {
-            "finished": STEP_FINISHED,
-            "outcome": STEP_SENT if queued else STEP_FAILED,
-            "queued": queued,
-            "left_out": max(0, entries - queued),
-            "send": send_id,
-            "sending": STEP_SENDING,
-        },
-    )
-    for draft_id in ids:
-        _due(tx, draft_id)
-
-
-def step_approval_decided(tx: Tx, approval_id: int, state: str, why: str) -> None:
-    """An approval request decided other than approved (rejected, expired, withdrawn…): a run waiting on it is
-    refused (withdrawn by the person it sends for: cancelled). An approved one's send is linked instead."""
-    ids = tx.column(
-        f"UPDATE steps SET state = :finished, outcome = :outcome, note = :note, {_NOTHING_SENT}"
-        " WHERE approval_id = :approval AND state = :sending RETURNING draft_id",
-        {
-            "finished": STEP_FINISHED,
-            "outcome": STEP_CANCELLED if state == APPROVAL_WITHDRAWN else STEP_REFUSED,
-            "note": why,
-            "approval": approval_id,
-            "sending": STEP_SENDING,
-        },
-    )
-    for draft_id in ids:
-        _due(tx, draft_id)
-
-
-def step_approval_sent(tx: Tx, approval_id: int, send_id: int) -> None:
-    """An approved request's send, recorded in the decision's transaction: a run waiting on it follows the send."""
-    tx.execute(
-        "UPDATE steps SET send_id = :send WHERE approval_id = :approval AND state = :sending",
-        {"send": send_id, "approval": approval_id, "sending": STEP_SENDING},
-    )
-    step_send_finished(tx, send_id)
+def _changed(tx: Tx, draft_id: str, query: str, params: dict) -> bool:
+    """One conditional change of a run (``… RETURNING draft_id``); when it changed, its report is due."""
+    if tx.scalar(query, params) is None:
+        return False
+    due(tx, draft_id)
+    return True

@@ -5,7 +5,6 @@ import threading
 
 from bot.sending import outcomes as o
 from bot.sending.reports import step_key
-from bot.store.steps import _COLUMNS
 from tests.store.test_approvals import RECORD
 
 
@@ -149,5 +148,9 @@ def test_every_change_of_a_run_makes_its_report_due(store):
     key = step_key(draft)
     with store.transaction() as tx:
         assert tx.scalar("SELECT COUNT(*) FROM reports WHERE key = :key AND done_at IS NULL", {"key": key}) == 1
+    (report,) = store.claim_reports("P1", 30)
+    assert store.report_done(report)
     assert store.step_failed(draft, "no numbers") and not store.step_failed(draft, "again")
-    assert "completed_at" in _COLUMNS and store.find_step(draft)["error"] == "no numbers"
+    with store.transaction() as tx:  # delivered before, due again with the failure
+        assert tx.scalar("SELECT COUNT(*) FROM reports WHERE key = :key AND done_at IS NULL", {"key": key}) == 1
+    assert store.find_step(draft)["error"] == "no numbers"
