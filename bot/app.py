@@ -273,7 +273,6 @@ def build(settings: Settings) -> Bot:
     step_checker = steps.StepChecker(
         checker,
         store,
-        checks=checks,
         review_hours=settings.step_review_hours,
         optout_text=settings.optout_text,
         check_seconds=settings.check_seconds,

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.sending.budget import Abandoned, Budget, Gate, OutOfTime
 from bot.sending.reports import Notice, ReportKind, stranded_check_key
 from bot.sending.request import draft_record, form_from_record, form_record, request_from_draft
-from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Upload, check, instant_checks
+from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, Review, Upload, check, instant_checks
 from bot.sending.schedule import GRACE, UTC_ZONE, zone
 from bot.sending.states import DRAFT_READY, DRAFT_SENT
 from bot.slack import approvals
@@ -281,10 +281,7 @@ class ReviewChecker:
         budget = Budget(self._check_seconds, gate=self._gate, stopping=self._stopping)
         person = form.user_id if resumed else None
         try:
-            uploads, problems = self.download(form, budget)
-            if problems:
-                raise Problems(problems)
-            review = check(form, uploads, budget=budget, **self._checks)
+            review = self.review(form, budget)
         except Abandoned:
             log.info("draft %s: check abandoned, the process is stopping; another process checks it again", draft_id)
             return
@@ -324,6 +321,13 @@ class ReviewChecker:
             log.warning("users.info gave no zone (%s); showing times in %s", type(exc).__name__, self._timezone.key)
             return self._timezone
         return zone(name if isinstance(name, str) else None, self._timezone)
+
+    def review(self, form: CheckedForm, budget: Budget) -> Review:
+        """The slow checks: the files fetched, then everything else; raises Problems (by field) or Abandoned."""
+        uploads, problems = self.download(form, budget)
+        if problems:
+            raise Problems(problems)
+        return check(form, uploads, budget=budget, **self._checks)
 
     def download(self, form: CheckedForm, budget: Budget) -> tuple[dict[str, Upload], dict[str, str]]:
         """The form's files, by field; problems by field for those that could not be fetched."""

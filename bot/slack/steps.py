@@ -20,7 +20,7 @@ import uuid
 
 from bot.sending.budget import Abandoned, Budget, Gate
 from bot.sending.request import draft_record, request_from_draft
-from bot.sending.review import CheckedForm, FileRef, FormInput, Problems, check, instant_checks
+from bot.sending.review import FileRef, FormInput, Problems, instant_checks
 from bot.sending.states import STEP_CANCELLED, STEP_REFUSED, STEP_REVIEWING
 from bot.slack.blocks import ACTION_STEP_CANCEL, ACTION_STEP_SEND
 from bot.slack.kit import refusal, tell
@@ -41,6 +41,7 @@ INPUT_OF_FIELD = {
 EXPIRED = "because nobody decided within {hours:g} hours"
 _USER = re.compile(r"^[UW][A-Z0-9]+$")
 _CHANNEL = re.compile(r"^[CDG][A-Z0-9]+$")
+ALREADY = "This step was already decided; nothing was changed."
 MAX_ERROR = 1000  # what the workflow's run history shows of a failure
 
 
@@ -124,7 +125,6 @@ class StepChecker:
         checker,
         store,
         *,
-        checks: dict,
         review_hours: float,
         optout_text: str,
         check_seconds: float,
@@ -132,9 +132,8 @@ class StepChecker:
         on_report_due,
         workers: int = 2,
     ) -> None:
-        self._checker = checker  # the form's: files.info, downloads, the sender's zone
+        self._checker = checker  # the form's: its checks, files.info, downloads
         self._store = store
-        self._checks = checks
         self._review_seconds = review_hours * 3600
         self._optout_text = optout_text
         self._check_seconds = check_seconds
@@ -178,11 +177,7 @@ class StepChecker:
     def _run(self, draft_id: str, step: dict) -> None:
         budget = Budget(self._check_seconds, gate=self._gate, stopping=self._stopping)
         try:
-            form: CheckedForm = instant_checks(form_of(step), self._optout_text)
-            uploads, problems = self._checker.download(form, budget)
-            if problems:
-                raise Problems(problems)
-            review = check(form, uploads, budget=budget, **self._checks)
+            review = self._checker.review(instant_checks(form_of(step), self._optout_text), budget)
         except Abandoned:
             log.info("step %s: check abandoned, the process is stopping; another process checks it again", draft_id)
             return
@@ -234,7 +229,7 @@ def _pressed(body, services, respond) -> tuple[str, dict | None]:
         )
         return user, None
     if step["state"] != STEP_REVIEWING:
-        tell(respond, "This step was already decided; nothing was changed.")
+        tell(respond, ALREADY)
         return user, None
     return user, step
 
@@ -253,13 +248,13 @@ def step_send_clicked(ack, body, respond, context) -> None:
         why_not = "the person it sends for can no longer send MMS (an admin removed them from the list)"
     if why_not:
         if not services.store.step_decided(draft_id, user, STEP_REFUSED, why_not):
-            tell(respond, "This step was already decided; nothing was changed.")
+            tell(respond, ALREADY)
         services.reporter.wake()
         return
     media = services.store.step_media(draft_id)
     with services.store.transaction() as tx:
         if not services.store.step_decided(draft_id, user, None, tx=tx):
-            tell(respond, "This step was already decided; nothing was changed.")
+            tell(respond, ALREADY)
             return
         if assessment.approval:
             approval_id = services.store.create_approval(
@@ -290,6 +285,6 @@ def step_cancel_clicked(ack, body, respond, context) -> None:
     if step is None:
         return
     if not services.store.step_decided(step["draft_id"], user, STEP_CANCELLED):
-        tell(respond, "This step was already decided; nothing was changed.")
+        tell(respond, ALREADY)
         return
     services.reporter.wake()
