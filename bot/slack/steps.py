@@ -65,16 +65,21 @@ def step_executed(event: dict, inputs: dict, context, fail) -> None:
         fail("Send an MMS needs a channel (where its review goes) and the person it sends for (sent_by).")
         return
     draft_id = uuid.uuid4().hex
-    recorded = services.store.create_step(
-        draft_id,
-        str(event.get("function_execution_id") or ""),
-        event.get("workflow_execution_id"),
-        channel,
-        sent_by,
-        {name: _text(inputs, name) for name in ("message", "contacts", "contacts_file", "image", "sender_id")},
-        owner=services.checker.owner,
-        lease=services.checker.lease,
-    )
+    try:
+        recorded = services.store.create_step(
+            draft_id,
+            str(event.get("function_execution_id") or ""),
+            event.get("workflow_execution_id"),
+            channel,
+            sent_by,
+            {name: _text(inputs, name) for name in ("message", "contacts", "contacts_file", "image", "sender_id")},
+            owner=services.checker.owner,
+            lease=services.checker.lease,
+        )
+    except Exception:
+        log.exception("could not record a send_mms step")
+        fail("The bot cannot record this step now (its database refuses writes; its operators can see why in its log).")
+        return
     if recorded is None:
         log.info("a send_mms step delivered again; it runs once")
         return
