@@ -146,13 +146,21 @@ class StepChecker:
         self._stopping = stopping
         self._on_report_due = on_report_due
         self._queue: queue.Queue = queue.Queue()
+        self._held: set[str] = set()  # runs this process is checking: their leases to renew
+        self._held_lock = threading.Lock()
         self._workers = Workers("step", self._next, count=workers, idle=0.0, stopping=stopping)
         self._workers.start()
 
     def start(self, draft_id: str, step: dict) -> None:
+        with self._held_lock:
+            self._held.add(draft_id)
         self._queue.put((draft_id, step))
 
     def renew(self) -> None:
+        """Every 2 s, only while this process checks a run (no write transaction for nothing)."""
+        with self._held_lock:
+            if not self._held:
+                return
         self._store.renew_step_leases(self._checker.owner, self._checker.lease)
 
     def resume(self) -> None:
@@ -176,7 +184,11 @@ class StepChecker:
             draft_id, step = self._queue.get(timeout=0.5)
         except queue.Empty:
             return False
-        self._run(draft_id, step)
+        try:
+            self._run(draft_id, step)
+        finally:
+            with self._held_lock:
+                self._held.discard(draft_id)
         return True
 
     def _run(self, draft_id: str, step: dict) -> None:

@@ -104,6 +104,8 @@ class Steps(Aggregate):
 
     def claim_stranded_steps(self, owner: str, lease: float, limit: int = 4, *, tx: Tx | None = None) -> list[dict]:
         """Runs left in ``checking`` by a process that stopped (their lease ran out), now this one's."""
+        if tx is None and not self._any_step("state = :state AND lease_until < :now", STEP_CHECKING):
+            return []
         with self._tx(tx) as tx:
             rows = tx.dicts(
                 "UPDATE steps SET owner = :owner, lease_until = :until, checks = COALESCE(checks, 1) + 1"
@@ -207,6 +209,8 @@ class Steps(Aggregate):
 
     def expire_steps(self, note: str, *, tx: Tx | None = None) -> list[str]:
         """Reviews nobody decided in time: cancelled, and the workflow told."""
+        if tx is None and not self._any_step("state = :state AND expires_at < :now", STEP_REVIEWING):
+            return []
         with self._tx(tx) as tx:
             ids = tx.column(
                 "UPDATE steps SET state = :finished, outcome = :cancelled, note = :note, decided_at = :at,"
@@ -223,6 +227,12 @@ class Steps(Aggregate):
             for draft_id in ids:
                 due(tx, draft_id)
         return list(ids)
+
+    def _any_step(self, where: str, state: str) -> bool:
+        """A read first: the sweeps run every few seconds in every process, and a write transaction that
+        changes nothing still takes SQLite's one write lock from the senders."""
+        with self._read(None) as tx:
+            return tx.one(f"SELECT 1 FROM steps WHERE {where} LIMIT 1", {"state": state, "now": tx.now}) is not None
 
     # -- what Slack was told -------------------------------------------------------------------
 
