@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from tests.e2e.harness import form
 from tests.e2e.test_optouts import SECRET, reply_posts
@@ -42,6 +43,7 @@ def first_sync_done(bot):
     bot.wait_sync_rounds(1)  # the first read of the replies (history: recorded, not posted) is behind it
 
 
+@pytest.mark.sqlite_only  # escaping: no database in it
 def test_markup_in_a_message_a_file_and_its_cells_is_shown_as_typed_everywhere(bot, slack, cellcast):
     rows = ["Name,Mobile", f"{HOSTILE},0400000001", f"Bob,{HOSTILE}", "Carol,0400000002"]
     crm = slack.host_file("FCRM", f"{HOSTILE}.csv", ("\r\n".join(rows) + "\r\n").encode())
@@ -71,6 +73,7 @@ def test_a_strangers_reply_pings_nobody_and_a_long_one_is_shown_whole(bot_factor
     assert "&lt;!channel&gt;" in posts[0].params["text"]
 
 
+@pytest.mark.sqlite_only  # rule 8 runs on both engines, with two processes, in tests/store/test_replies.py
 def test_a_reply_polled_and_then_pushed_by_the_webhook_is_posted_once(bot_factory, slack, cellcast, tmp_path):
     bot = bot_factory(CELLCAST_SYNC_SECONDS="1", CELLCAST_WEBHOOK_SECRET=SECRET)
     bot.send(form(contacts="0400000001"))
@@ -93,6 +96,7 @@ def test_a_reply_polled_and_then_pushed_by_the_webhook_is_posted_once(bot_factor
     assert [flatten(c.params).count("See you at 9") > 0 for c in reply_posts(slack)] == [True, False]
 
 
+@pytest.mark.sqlite_only  # rule 8 runs on both engines, with two processes, in tests/store/test_replies.py
 def test_a_reply_pushed_by_the_webhook_and_then_polled_is_posted_once(bot_factory, slack, cellcast, tmp_path):
     bot = bot_factory(CELLCAST_SYNC_SECONDS="1", CELLCAST_WEBHOOK_SECRET=SECRET)
     bot.send(form(contacts="0400000001"))

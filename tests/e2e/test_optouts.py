@@ -6,6 +6,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from tests.e2e.harness import ADMIN, db_rows, form
 from tests.e2e.test_review import text_of
@@ -141,6 +142,7 @@ def test_admins_suppress_and_unsuppress_others_may_not(bot, slack, cellcast, tmp
     assert rows[0] == ["number", "source", "reason", "added_by", "added_at"]
 
 
+@pytest.mark.sqlite_only  # what the review says
 def test_a_failed_opt_out_sync_is_shown_on_the_review_and_does_not_block_the_send(bot_factory, slack, cellcast):
     cellcast.fail_reads("/api/v1/apiClient/getOptout", *["500"] * 6)
     bot = bot_factory()
@@ -156,6 +158,7 @@ def test_a_failed_opt_out_sync_is_shown_on_the_review_and_does_not_block_the_sen
     assert "1 queued" in json.dumps(wait_finished(slack).params)
 
 
+@pytest.mark.sqlite_only  # what the review says
 def test_the_footer_and_the_one_way_sender_warning(bot_factory, slack, cellcast):
     bot = bot_factory()
     bot.submit(form(message="Sale on now", sender="ACME", contacts="0400000001"))

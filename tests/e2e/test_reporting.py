@@ -6,6 +6,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from tests.e2e.harness import ADMIN, db_rows, form
 from tests.e2e.test_send import numbers, png, problem, wait_finished
 from tests.fakes.server import wait_for
@@ -17,6 +19,7 @@ def csv_rows(slack) -> list[list[str]]:
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
 
 
+@pytest.mark.sqlite_only  # what Slack is shown
 def test_a_send_with_an_image_and_an_unfetchable_gif_gets_its_message_image_and_summary(bot, slack, cellcast):
     image = slack.host_file("FIMG", "cat.png", png())
     cellcast.latency = 0.3
@@ -59,6 +62,7 @@ def test_an_expired_key_on_60000_numbers_gives_one_summary_within_slacks_limits_
     assert sum(row[1] == "not sent" for row in rows[1:]) == 60_000
 
 
+@pytest.mark.sqlite_only  # Slack's refusals; the outbox runs on both engines in tests/store
 def test_the_channel_message_deleted_mid_send_carries_on_in_a_new_message(bot_factory, slack, cellcast):
     bot = bot_factory(CELLCAST_MAX_IN_FLIGHT="1")
     cellcast.latency = 0.5
@@ -72,6 +76,7 @@ def test_the_channel_message_deleted_mid_send_carries_on_in_a_new_message(bot_fa
     assert ("chat.update", {"ok": False, "error": "message_not_found"}) in slack.refusals
 
 
+@pytest.mark.sqlite_only  # Slack's refusals; the outbox runs on both engines in tests/store
 def test_the_channel_archived_mid_send_moves_the_results_to_the_senders_dm(bot_factory, slack, cellcast):
     bot = bot_factory(CELLCAST_MAX_IN_FLIGHT="1")
     cellcast.latency = 0.5
@@ -83,6 +88,7 @@ def test_the_channel_archived_mid_send_moves_the_results_to_the_senders_dm(bot_f
     assert "archived during this send" in " ".join(slack.posted_texts(f"D{ADMIN}"))
 
 
+@pytest.mark.sqlite_only  # Slack's failures; the outbox runs on both engines in tests/store
 def test_slack_failing_when_the_send_starts_does_not_hold_the_mms_back(bot, slack, cellcast):
     slack.fail_next("chat.postMessage", status=500, times=3)
     started = time.monotonic()
@@ -93,6 +99,7 @@ def test_slack_failing_when_the_send_starts_does_not_hold_the_mms_back(bot, slac
     assert "2 queued" in flatten(reply.params) and len(slack.channel_posts("C1")) == 1
 
 
+@pytest.mark.sqlite_only  # Slack's refusals; the outbox runs on both engines in tests/store
 def test_an_invalid_token_keeps_reports_due_and_names_the_setting_while_the_mms_goes_out(bot, slack, cellcast):
     for method in ("chat.postMessage", "conversations.open", "files.getUploadURLExternal"):
         slack.fail_next(method, error="invalid_auth", times=5)
@@ -145,6 +152,7 @@ def test_a_gateway_answer_missing_2_of_5_numbers_accounts_for_all_5(bot, slack, 
     assert "Send again to 2 numbers" in text
 
 
+@pytest.mark.sqlite_only  # downloads: no database in it
 def test_downloads_follow_slack_redirects_only_and_give_the_token_to_slack_com_only(bot, slack, cellcast, internet):
     origin = slack.host_file("FORIG", "a.png", png(), host="files.slack.com", redirect="origin")
     edge = slack.host_file("FEDGE", "b.csv", b"Mobile\n0400000001\n", host="files.slack.com", redirect="edge")
