@@ -1,6 +1,8 @@
 import pytest
 
 from tests.e2e.harness import BotProcess
+from tests.fakes.slack import APP_TOKEN
+from tests.fakes.socket_mode import FakeSocketMode
 from tests.fakes.tls_proxy import TlsProxy
 
 
@@ -32,3 +34,24 @@ def bot_factory(slack, cellcast, tmp_path, internet, database):
 @pytest.fixture
 def bot(bot_factory):
     return bot_factory()
+
+
+@pytest.fixture
+def socket_mode_bot(slack, cellcast, tmp_path, internet):
+    """The bot in Socket Mode (an app-level token, no signing secret) on SQLite, and its loopback link."""
+    link = FakeSocketMode().start()
+    slack.socket_mode_url = link.url
+    bot = BotProcess(
+        slack,
+        cellcast,
+        tmp_path / "bot.db",
+        tmp_path / "bot.log",
+        proxy=internet,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_SIGNING_SECRET="",
+    )
+    try:
+        yield bot.start(), link
+    finally:
+        bot.stop()
+        link.stop()

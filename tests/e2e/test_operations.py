@@ -12,11 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.harness import ADMIN, CELLCAST_KEY, ROOT, SIGNING_SECRET, BotProcess, form, free_port
+from tests.e2e.harness import ADMIN, CELLCAST_KEY, ROOT, SIGNING_SECRET, form, free_port
 from tests.e2e.test_send import wait_finished
 from tests.fakes.server import wait_for
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN
-from tests.fakes.socket_mode import FakeSocketMode
 
 
 def run_bot(slack, cellcast, tmp_path, **overrides) -> subprocess.CompletedProcess:
@@ -186,45 +185,29 @@ def test_metrics_after_a_send(bot, slack, cellcast):
     assert "mms_reports_due" in text and "mms_suppressed_numbers 0.0" in text
 
 
-def test_socket_mode_serves_commands_and_healthz_says_when_the_connection_is_gone(slack, cellcast, tmp_path, internet):
-    link = FakeSocketMode().start()
-    slack.socket_mode_url = link.url
-    bot = BotProcess(
-        slack,
-        cellcast,
-        tmp_path / "bot.db",
-        tmp_path / "bot.log",
-        proxy=internet,
-        SLACK_APP_TOKEN=APP_TOKEN,
-        SLACK_SIGNING_SECRET="",
-    ).start()
-    try:
-        assert link.connected() and bot.http.get(bot.url + "/healthz").status_code == 200
-        assert (
-            bot.http.post(bot.url + "/slack/events", content=b"x").status_code == 404
-        )  # no HTTP events in Socket Mode
-        ack = link.push(
-            "slash_commands",
-            {
-                "command": "/mms",
-                "text": "help",
-                "user_id": ADMIN,
-                "channel_id": "C1",
-                "team_id": "T1",
-                "trigger_id": "1.2.3",
-                "response_url": slack.server.base_url + "/respond/x",
-            },
-        )
-        assert "/mms allow @user" in json.dumps(ack.get("payload"))
-        slack.socket_mode_url = None  # Slack stays away: reconnecting fails
-        link.drop()
-        response = wait_for(lambda: (r := bot.http.get(bot.url + "/healthz")).status_code == 503 and r, timeout=30)
-        assert "Socket Mode" in response.text
-        bot.stop()
-        assert bot.process.returncode == 0 and "Traceback" not in bot.log()
-    finally:
-        bot.stop()
-        link.stop()
+def test_socket_mode_serves_commands_and_healthz_says_when_the_connection_is_gone(slack, socket_mode_bot):
+    bot, link = socket_mode_bot
+    assert link.connected() and bot.http.get(bot.url + "/healthz").status_code == 200
+    assert bot.http.post(bot.url + "/slack/events", content=b"x").status_code == 404  # no HTTP events in Socket Mode
+    ack = link.push(
+        "slash_commands",
+        {
+            "command": "/mms",
+            "text": "help",
+            "user_id": ADMIN,
+            "channel_id": "C1",
+            "team_id": "T1",
+            "trigger_id": "1.2.3",
+            "response_url": slack.server.base_url + "/respond/x",
+        },
+    )
+    assert "/mms allow @user" in json.dumps(ack.get("payload"))
+    slack.socket_mode_url = None  # Slack stays away: reconnecting fails
+    link.drop()
+    response = wait_for(lambda: (r := bot.http.get(bot.url + "/healthz")).status_code == 503 and r, timeout=30)
+    assert "Socket Mode" in response.text
+    bot.stop()
+    assert bot.process.returncode == 0 and "Traceback" not in bot.log()
 
 
 def _rss_mb(pid: int) -> float:

@@ -8,11 +8,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.harness import ADMIN, BotProcess, block_action, view_submission
+from tests.e2e.harness import ADMIN, block_action, view_submission
 from tests.e2e.test_send import png
 from tests.fakes.server import wait_for
-from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, flatten
-from tests.fakes.socket_mode import FakeSocketMode
+from tests.fakes.slack import BOT_TOKEN, flatten
 
 
 def inputs(**changes):
@@ -135,29 +134,15 @@ def test_a_channel_the_bot_cannot_post_in_fails_the_step_with_what_to_do(bot, sl
 
 
 @pytest.mark.sqlite_only
-def test_the_step_runs_over_socket_mode(slack, cellcast, tmp_path, internet):
-    link = FakeSocketMode().start()
-    slack.socket_mode_url = link.url
-    bot = BotProcess(
-        slack,
-        cellcast,
-        tmp_path / "bot.db",
-        tmp_path / "bot.log",
-        proxy=internet,
-        SLACK_APP_TOKEN=APP_TOKEN,
-        SLACK_SIGNING_SECRET="",
-    ).start()
-    try:
-        event = slack.run_step(inputs(sent_by=ADMIN))
-        link.push("events_api", event)
-        review = review_post(slack)
-        link.push("interactive", block_action(slack, review["blocks"], "mms_step_send", user=ADMIN))
-        done = finished(slack, event["event"]["function_execution_id"])
-        assert done.outputs == {"send_id": "1", "queued": 2, "left_out": 1, "outcome": "sent"}
-        assert len(cellcast.calls) == 1
-    finally:
-        bot.stop()
-        link.stop()
+def test_the_step_runs_over_socket_mode(slack, cellcast, socket_mode_bot):
+    _, link = socket_mode_bot
+    event = slack.run_step(inputs(sent_by=ADMIN))
+    link.push("events_api", event)
+    review = review_post(slack)
+    link.push("interactive", block_action(slack, review["blocks"], "mms_step_send", user=ADMIN))
+    done = finished(slack, event["event"]["function_execution_id"])
+    assert done.outputs == {"send_id": "1", "queued": 2, "left_out": 1, "outcome": "sent"}
+    assert len(cellcast.calls) == 1
 
 
 @pytest.mark.sqlite_only  # the store side (a step follows its approval) runs on both engines
