@@ -61,7 +61,7 @@ def step_approval_decided(tx: Tx, approval_id: int, state: str, why: str) -> Non
         {
             "finished": STEP_FINISHED,
             "outcome": STEP_CANCELLED if state == APPROVAL_WITHDRAWN else STEP_REFUSED,
-            "note": why,
+            "note": "because its approval request was withdrawn" if state == APPROVAL_WITHDRAWN else why,
             "approval": approval_id,
             "sending": STEP_SENDING,
         },

@@ -154,3 +154,14 @@ def test_every_change_of_a_run_makes_its_report_due(store):
     with store.transaction() as tx:  # delivered before, due again with the failure
         assert tx.scalar("SELECT COUNT(*) FROM reports WHERE key = :key AND done_at IS NULL", {"key": key}) == 1
     assert store.find_step(draft)["error"] == "no numbers"
+
+
+def test_a_run_whose_approval_request_is_withdrawn_is_cancelled_and_says_why(store):
+    draft = reviewing(store)
+    with store.transaction() as tx:
+        store.step_decided(draft, "UBOB", None, tx=tx)
+        approval_id = store.create_approval(draft, "UBOB", "C1", RECORD, ["400000001"], None, "big", 60, tx=tx)
+        store.step_send_recorded(draft, approval_id=approval_id, tx=tx)
+    assert store.decide_approval(approval_id, "withdrawn", "UBOB", "", "told")
+    step = store.find_step(draft)
+    assert (step["outcome"], step["note"]) == ("cancelled", "because its approval request was withdrawn")
